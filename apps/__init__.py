@@ -1,0 +1,1 @@
+"""GameMetrics services: the domain core and one sub-package per service."""

@@ -1,0 +1,1 @@
+"""The `gamemetrics` command: one sub-command module each, registered in main.py."""

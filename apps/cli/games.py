@@ -1,0 +1,179 @@
+"""`gamemetrics games ...`: create games and manage their ingest keys."""
+
+import argparse
+import json
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from apps.local.platform import DEFAULT_DATA_DIR
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("games", help="create games and manage their ingest keys")
+    games = p.add_subparsers(dest="games_command", required=True, metavar="ACTION")
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local platform")
+        q.add_argument("--postgres-url", help="database to use instead of the local one")
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    q = games.add_parser("create", help="create a game and print its first ingest key (once)")
+    q.add_argument("name")
+    q.add_argument("--rate-limit", type=_positive, default=None, metavar="EPS",
+                   help="events per second the game may send (default 20000)")  # fmt: skip
+    q.add_argument("--late-horizon-days", type=_positive, default=None, metavar="DAYS",
+                   help="accept events up to this many days old (default 30)")  # fmt: skip
+    common(q)
+    q.set_defaults(handler=create)
+
+    q = games.add_parser("list", help="list games with their active key count")
+    common(q)
+    q.set_defaults(handler=list_)
+
+    q = games.add_parser("revoke-key", help="revoke a game's keys (or one key) at once")
+    q.add_argument("target", metavar="GAME_ID_OR_KEY",
+                   help="a game id (revokes all its keys) or an ingest key (revokes that key)")  # fmt: skip
+    common(q)
+    q.set_defaults(handler=revoke)
+
+    q = games.add_parser("rotate-key", help="issue a new key and retire the old ones")
+    q.add_argument("target", metavar="GAME_ID_OR_KEY")
+    q.add_argument("--grace-seconds", type=int, default=0,
+                   help="keep the old keys working this long (default 0: revoke at once)")  # fmt: skip
+    common(q)
+    q.set_defaults(handler=rotate)
+
+    q = games.add_parser("set-rate-limit", help="change a game's events-per-second limit")
+    q.add_argument("game_id", type=uuid.UUID)
+    q.add_argument("eps", type=_positive)
+    common(q)
+    q.set_defaults(handler=set_rate)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _print(args: argparse.Namespace, data: dict[str, Any] | list[dict[str, Any]], text: str) -> None:
+    print(json.dumps(data, default=str) if args.json else text)
+
+
+def _fail(message: str) -> int:
+    print(f"gamemetrics games: {message}", file=sys.stderr)
+    return 1
+
+
+def create(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from apps.local.database import database_url
+    from apps.store import games
+
+    kwargs: dict[str, Any] = {"late_horizon_days": args.late_horizon_days}
+    if args.rate_limit:
+        kwargs["rate_limit_eps"] = args.rate_limit
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        issued = games.create_game(conn, args.name, **kwargs)
+    _print(
+        args,
+        {"game_id": str(issued.game_id), "ingest_key": issued.ingest_key},
+        f"game_id:    {issued.game_id}\ningest_key: {issued.ingest_key}\n"
+        "(the key is shown only now; GameMetrics keeps only its hash)",
+    )
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from apps.local.database import database_url
+    from apps.store import games
+
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        rows = games.list_games(conn)
+    data = [
+        {
+            "game_id": str(g.game_id),
+            "name": g.name,
+            "rate_limit_eps": g.rate_limit_eps,
+            "late_horizon_days": g.late_horizon_days,
+            "active_keys": g.active_keys,
+            "created_at": g.created_at.isoformat(),
+        }
+        for g in rows
+    ]
+    lines = [f"{'GAME ID':<36}  {'KEYS':>4}  {'RATE/S':>8}  NAME"]
+    lines += [f"{g.game_id}  {g.active_keys:>4}  {g.rate_limit_eps:>8}  {g.name}" for g in rows]
+    _print(args, data, "\n".join(lines))
+    return 0
+
+
+def _resolve_target(conn: Any, target: str) -> tuple[uuid.UUID, str | None]:
+    from apps.core import keys
+    from apps.store import games
+
+    if keys.looks_like_key(target):
+        return games.game_of_key(conn, target), target
+    try:
+        return uuid.UUID(target), None
+    except ValueError:
+        raise games.GameNotFound(f"{target!r} is neither a game id nor an ingest key") from None
+
+
+def revoke(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from apps.local.database import database_url
+    from apps.store import games
+
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        try:
+            game_id, key = _resolve_target(conn, args.target)
+            count = games.revoke_keys(conn, game_id, key=key)
+        except games.GameNotFound as e:
+            return _fail(str(e))
+    _print(args, {"game_id": str(game_id), "revoked": count}, f"revoked {count} key(s) of {game_id}")
+    return 0
+
+
+def rotate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from apps.local.database import database_url
+    from apps.store import games
+
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        try:
+            game_id, _ = _resolve_target(conn, args.target)
+            issued = games.rotate_key(conn, game_id, grace=timedelta(seconds=args.grace_seconds))
+        except games.GameNotFound as e:
+            return _fail(str(e))
+    _print(
+        args,
+        {"game_id": str(issued.game_id), "ingest_key": issued.ingest_key},
+        f"game_id:    {issued.game_id}\ningest_key: {issued.ingest_key}\n"
+        "(the new key is shown only now)",
+    )
+    return 0
+
+
+def set_rate(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from apps.local.database import database_url
+    from apps.store import games
+
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        try:
+            games.set_rate_limit(conn, args.game_id, args.eps)
+        except games.GameNotFound as e:
+            return _fail(str(e))
+    _print(args, {"game_id": str(args.game_id), "rate_limit_eps": args.eps},
+           f"{args.game_id}: {args.eps} events/s")  # fmt: skip
+    return 0

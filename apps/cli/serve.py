@@ -1,0 +1,51 @@
+"""`gamemetrics serve SERVICE`: run one service in the foreground (what its container runs)."""
+
+import argparse
+import os
+
+from apps.core import services
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run one service (configuration from GAMEMETRICS_* environment variables)",
+        description="Run one service in the foreground; its settings come from the environment.",
+    )
+    p.add_argument("service", choices=[s.name for s in services.ALL])
+    p.add_argument("--host", help="listen address (default from GAMEMETRICS_<SERVICE>_HOST)")
+    p.add_argument("--port", type=int, help="listen port (default from GAMEMETRICS_<SERVICE>_PORT)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    prefix = f"GAMEMETRICS_{args.service.upper()}"
+    if args.host:
+        env[f"{prefix}_HOST"] = args.host
+    if args.port:
+        env[f"{prefix}_PORT"] = str(args.port)
+    if args.service == "ingest":
+        return _serve_ingest(env)
+    raise AssertionError(f"no runner for {args.service}")
+
+
+def _serve_ingest(env: dict[str, str]) -> int:
+    import uvicorn
+
+    from apps.ingest.app import create_app
+    from apps.ingest.settings import IngestSettings
+
+    settings = IngestSettings.from_env(env)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""The domain core: event schema, validation, declarations. Imports no framework or driver."""

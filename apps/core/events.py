@@ -1,0 +1,113 @@
+"""The event schema: what clients send, what is stored, and the record between.
+
+`IncomingEvent` is the wire contract of `POST /v1/events` (one event of a
+batch). `StoredEvent` is the Kafka record the ingestion API produces and the
+processor consumes: the validated event with its skew-corrected time, its
+receive time and its game. Both are msgspec structs so that decoding and most
+type checks run in C; the rules that span fields live in `validation.py`.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+from apps.core import limits
+
+SESSION_START: Final = "session_start"
+SESSION_END: Final = "session_end"
+PURCHASE: Final = "purchase"
+PROGRESSION: Final = "progression"
+RESOURCE: Final = "resource"
+DESIGN: Final = "design"
+ERROR: Final = "error"
+BUILTIN_TYPES: Final = frozenset(
+    {SESSION_START, SESSION_END, PURCHASE, PROGRESSION, RESOURCE, DESIGN, ERROR}
+)
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_ID_CHARS)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_SHORT_TEXT_CHARS)]
+EventType = Annotated[str, msgspec.Meta(pattern=limits.TYPE_PATTERN)]
+Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=253402300799999)]
+ProgressionStatus = Literal["start", "complete", "fail"]
+Level = Annotated[int, msgspec.Meta(ge=0)] | ShortText
+EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
+
+
+class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
+    """One event as a game client sends it."""
+
+    event_id: uuid.UUID
+    type: EventType
+    player_id: Id
+    timestamp: AwareDateTime | EpochMillis
+    session_id: Id | None = None
+    platform: ShortText | None = None
+    country: Country | None = None
+    app_version: ShortText | None = None
+    properties: msgspec.Raw = EMPTY_OBJECT
+    # typed fields, each allowed only on its event type (validation.TYPED_FIELDS)
+    duration_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    amount: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    currency: Currency | None = None
+    item_id: Id | None = None
+    level: Level | None = None
+    status: ProgressionStatus | None = None
+
+
+class IncomingBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The request body; events stay raw so each one is judged on its own."""
+
+    events: list[msgspec.Raw]
+    sent_at: AwareDateTime | EpochMillis | None = None
+
+
+class StoredEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The record on the events topic (schema version 1).
+
+    `event_time` is the skew-corrected time (what analytics count by),
+    `client_time` the timestamp as the client sent it, `received_at` the
+    server's receive time. Keyed on Kafka by `partition_key`.
+    """
+
+    game_id: str
+    event_id: uuid.UUID
+    type: str
+    player_id: str
+    event_time: datetime
+    client_time: datetime
+    received_at: datetime
+    session_id: str | None = None
+    platform: str | None = None
+    country: str | None = None
+    app_version: str | None = None
+    properties: msgspec.Raw = EMPTY_OBJECT
+    duration_seconds: float | None = None
+    amount: float | None = None
+    currency: str | None = None
+    item_id: str | None = None
+    level: str | None = None
+    status: str | None = None
+    v: int = 1
+
+    @property
+    def partition_key(self) -> bytes:
+        """Game and player: a player's events stay on one partition, in order."""
+        return f"{self.game_id}/{self.player_id}".encode()
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(StoredEvent)
+
+
+def encode_stored(event: StoredEvent) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_stored(data: bytes) -> StoredEvent:
+    """Decode a topic record; raises msgspec.DecodeError/ValidationError if malformed."""
+    return _decoder.decode(data)

@@ -1,0 +1,69 @@
+"""The services, declared once: `gamemetrics dev` supervises them, infra deploys them.
+
+Each entry says how the one application image runs the service, where it
+listens, how it is probed and scaled, and what it talks to; the Pulumi
+program derives Deployments, Services, HPAs and NetworkPolicies from this.
+"""
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from apps.core import topics
+
+Backend = Literal["postgres", "kafka", "redis", "s3"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int = 70
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    command: tuple[str, ...]
+    port: int
+    """HTTP port: the API, or /metrics and probes for workers."""
+    public: bool
+    """Reached from outside the cluster (through the ingress)."""
+    needs: frozenset[Backend]
+    produces: tuple[topics.Topic, ...] = ()
+    consumes: tuple[topics.Topic, ...] = ()
+    liveness_path: str = "/healthz"
+    readiness_path: str = "/readyz"
+    metrics_path: str = "/metrics"
+    scaling: dict[topics.Stack, Scaling] = field(default_factory=dict)
+    cpu_request_millis: int = 250
+    memory_request_mib: int = 256
+    memory_limit_mib: int = 512
+    endpoint_key: str | None = None
+    """Key in `<data-dir>/endpoints.json` under which `gamemetrics dev` publishes its URL."""
+
+
+INGEST: Final = Service(
+    name="ingest",
+    command=("gamemetrics", "serve", "ingest"),
+    port=8080,
+    public=True,
+    needs=frozenset({"postgres", "kafka", "redis"}),
+    produces=(topics.EVENTS,),
+    scaling={
+        "dev": Scaling(1, 2),
+        "staging": Scaling(2, 4),
+        "prod": Scaling(3, 20),
+    },
+    cpu_request_millis=500,
+    endpoint_key="ingest_url",
+)
+
+ALL: Final[tuple[Service, ...]] = (INGEST,)
+
+
+def by_name(name: str) -> Service:
+    for service in ALL:
+        if service.name == name:
+            return service
+    known = ", ".join(s.name for s in ALL)
+    raise KeyError(f"unknown service {name!r}; known: {known}")

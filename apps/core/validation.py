@@ -1,0 +1,324 @@
+"""Judging a batch: every event accepted or rejected with its field and reason.
+
+Pure: no I/O, no clock (the caller passes the receive time). The only
+exceptions that leave `parse_batch` are `BatchError` (the request as a whole
+is unusable) and `TooLarge` (more events than allowed); anything wrong with
+one event becomes a `Rejection` and the rest of the batch goes on.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import msgspec
+
+from apps.core import currency, limits
+from apps.core.errors import BatchError, TooLarge
+from apps.core.events import (
+    EMPTY_OBJECT,
+    PROGRESSION,
+    PURCHASE,
+    SESSION_END,
+    SESSION_START,
+    IncomingBatch,
+    IncomingEvent,
+    StoredEvent,
+)
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Which event types a typed field may appear on, and which it requires there.
+TYPED_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "duration_seconds": frozenset({SESSION_END}),
+    "amount": frozenset({PURCHASE}),
+    "currency": frozenset({PURCHASE}),
+    "item_id": frozenset({PURCHASE}),
+    "level": frozenset({PROGRESSION}),
+    "status": frozenset({PROGRESSION}),
+}
+REQUIRED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    SESSION_START: ("session_id",),
+    SESSION_END: ("session_id", "duration_seconds"),
+    PURCHASE: ("amount", "currency"),
+    PROGRESSION: ("level", "status"),
+}
+
+# Reason codes: a closed set, used as a metrics label.
+MISSING_FIELD: Final = "missing_field"
+UNKNOWN_FIELD: Final = "unknown_field"
+INVALID_FIELD: Final = "invalid_field"
+FIELD_NOT_ALLOWED: Final = "field_not_allowed"
+UNSUPPORTED_CURRENCY: Final = "unsupported_currency"
+PROPERTIES_TOO_LARGE: Final = "properties_too_large"
+TIMESTAMP_IN_FUTURE: Final = "timestamp_in_future"
+TIMESTAMP_TOO_OLD: Final = "timestamp_too_old"
+REASON_CODES: Final = (
+    MISSING_FIELD,
+    UNKNOWN_FIELD,
+    INVALID_FIELD,
+    FIELD_NOT_ALLOWED,
+    UNSUPPORTED_CURRENCY,
+    PROPERTIES_TOO_LARGE,
+    TIMESTAMP_IN_FUTURE,
+    TIMESTAMP_TOO_OLD,
+)
+
+_FRIENDLY: Final[dict[str, str]] = {
+    "event_id": "must be a UUID string",
+    "timestamp": "must be an RFC 3339 date-time with a UTC offset, or epoch milliseconds (integer)",
+    "type": f"must be a built-in type or a custom type matching {limits.TYPE_PATTERN}",
+    "country": "must be an ISO 3166-1 alpha-2 country code",
+    "currency": "must be an ISO 4217 currency code (three upper-case letters)",
+    "status": "must be one of start, complete, fail",
+    "level": f"must be a non-negative integer or a string of 1..{limits.MAX_SHORT_TEXT_CHARS} chars",
+    "amount": "must be a number greater than 0 (major units)",
+    "duration_seconds": "must be a number greater than or equal to 0",
+    "player_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
+    "session_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
+    "item_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
+    "platform": f"must be a string of 1..{limits.MAX_SHORT_TEXT_CHARS} characters",
+    "app_version": f"must be a string of 1..{limits.MAX_SHORT_TEXT_CHARS} characters",
+}
+_AT_PATH = re.compile(r"^(?P<msg>.*?) - at `\$(?:\.(?P<field>[A-Za-z_0-9]+))?[^`]*`$", re.DOTALL)
+_NAMED = re.compile(r"`(?P<field>[^`]+)`")
+# Fewer bytes than this cannot hold more than MAX_PROPERTIES_KEYS keys ("":0, is 5 bytes).
+_KEYS_SURELY_WITHIN: Final = (limits.MAX_PROPERTIES_KEYS + 1) * 5
+_event_decoder = msgspec.json.Decoder(IncomingEvent)
+_batch_decoder = msgspec.json.Decoder(IncomingBatch)
+_compact = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class TimePolicy:
+    """How far event times may stray from the receive time."""
+
+    late_horizon: timedelta = limits.DEFAULT_LATE_HORIZON
+    max_future: timedelta = limits.MAX_FUTURE
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    field: str
+    error: str
+    code: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"index": self.index, "field": self.field, "error": self.error}
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: list[StoredEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class _Reject(Exception):
+    def __init__(self, field: str, error: str, code: str) -> None:
+        self.field, self.error, self.code = field, error, code
+
+
+def parse_batch(
+    body: bytes, *, game_id: str, received_at: datetime, policy: TimePolicy
+) -> BatchResult:
+    """Decode and judge a request body (already decompressed and size-checked).
+
+    `received_at` must be timezone-aware. Raises `BatchError` for malformed
+    JSON or envelope and `TooLarge` for too many events.
+    """
+    batch = _decode_envelope(body)
+    n = len(batch.events)
+    if n > limits.MAX_EVENTS_PER_BATCH:
+        raise TooLarge("events", f"{n} events; at most {limits.MAX_EVENTS_PER_BATCH} per request")
+    if n == 0:
+        raise BatchError("events", f"must hold 1 to {limits.MAX_EVENTS_PER_BATCH} events")
+    skew = timedelta(0)
+    if batch.sent_at is not None:
+        skew = received_at - _as_utc(batch.sent_at)
+    window = _Window(
+        received_at, skew, received_at - policy.late_horizon, received_at + policy.max_future, policy
+    )
+    result = BatchResult()
+    accept, reject = result.accepted.append, result.rejected.append
+    for index, raw in enumerate(batch.events):
+        try:
+            accept(_judge(raw, game_id, window))
+        except _Reject as r:
+            reject(Rejection(index, r.field, r.error, r.code))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Per-batch constants, computed once rather than per event."""
+
+    received_at: datetime
+    skew: timedelta
+    earliest: datetime
+    latest: datetime
+    policy: TimePolicy
+
+
+def _decode_envelope(body: bytes) -> IncomingBatch:
+    try:
+        return _batch_decoder.decode(body)
+    except msgspec.ValidationError as e:
+        fld, msg, _ = _explain(str(e))
+        raise BatchError("body" if fld == "event" else fld, msg) from None
+    except msgspec.DecodeError as e:
+        raise BatchError("body", f"malformed JSON: {e}") from None
+
+
+def _judge(raw: msgspec.Raw, game_id: str, window: _Window) -> StoredEvent:
+    try:
+        ev = _event_decoder.decode(raw)
+    except msgspec.ValidationError as e:
+        raise _Reject(*_explain(str(e))) from None
+
+    etype = ev.type
+    if etype in REQUIRED_FIELDS or _has_typed_fields(ev):
+        _check_typed_fields(ev)
+    if ev.currency is not None and not currency.is_supported(ev.currency):
+        raise _Reject(
+            "currency",
+            f"{ev.currency} is not in the shipped rate table (rates of {currency.RATES_DATE})",
+            UNSUPPORTED_CURRENCY,
+        )
+    properties = ev.properties
+    if properties is not EMPTY_OBJECT:
+        properties = _check_properties(properties)
+
+    client_time = _as_utc(ev.timestamp)
+    try:
+        event_time = client_time + window.skew
+    except OverflowError:
+        raise _Reject("timestamp", "out of range after clock-skew correction", INVALID_FIELD) from None
+    if event_time > window.latest or event_time < window.earliest:
+        _reject_time(event_time, window)
+    level = ev.level
+    return StoredEvent(
+        game_id=game_id,
+        event_id=ev.event_id,
+        type=etype,
+        player_id=ev.player_id,
+        event_time=event_time,
+        client_time=client_time,
+        received_at=window.received_at,
+        session_id=ev.session_id,
+        platform=ev.platform,
+        country=ev.country.upper() if ev.country is not None else None,
+        app_version=ev.app_version,
+        properties=properties,
+        duration_seconds=ev.duration_seconds,
+        amount=ev.amount,
+        currency=ev.currency,
+        item_id=ev.item_id,
+        level=str(level) if level is not None else None,
+        status=ev.status,
+    )
+
+
+def _has_typed_fields(ev: IncomingEvent) -> bool:
+    return not (
+        ev.duration_seconds is None
+        and ev.amount is None
+        and ev.currency is None
+        and ev.item_id is None
+        and ev.level is None
+        and ev.status is None
+    )
+
+
+def _check_typed_fields(ev: IncomingEvent) -> None:
+    etype = ev.type
+    for name, types in TYPED_FIELDS.items():
+        if getattr(ev, name) is not None and etype not in types:
+            allowed = ", ".join(sorted(types))
+            raise _Reject(
+                name,
+                f"applies only to {allowed} events; put other data in properties",
+                FIELD_NOT_ALLOWED,
+            )
+    for name in REQUIRED_FIELDS.get(etype, ()):
+        if getattr(ev, name) is None:
+            raise _Reject(name, f"is required for {etype} events", MISSING_FIELD)
+
+
+def _reject_time(event_time: datetime, window: _Window) -> None:
+    policy = window.policy
+    if event_time > window.latest:
+        raise _Reject(
+            "timestamp",
+            f"{event_time.isoformat()} after clock-skew correction is more than "
+            f"{_human(policy.max_future)} in the future",
+            TIMESTAMP_IN_FUTURE,
+        )
+    raise _Reject(
+        "timestamp",
+        f"{event_time.isoformat()} after clock-skew correction is older than the "
+        f"late-event horizon of {_human(policy.late_horizon)}",
+        TIMESTAMP_TOO_OLD,
+    )
+
+
+def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
+    data = memoryview(raw)
+    if data[:1] != b"{":
+        raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
+    if len(data) < _KEYS_SURELY_WITHIN:
+        return raw
+    value = msgspec.json.decode(data)
+    assert isinstance(value, dict)
+    if len(value) > limits.MAX_PROPERTIES_KEYS:
+        raise _Reject(
+            "properties",
+            f"has {len(value)} keys; at most {limits.MAX_PROPERTIES_KEYS} allowed",
+            PROPERTIES_TOO_LARGE,
+        )
+    if len(data) <= limits.MAX_PROPERTIES_BYTES:
+        return raw
+    compact = _compact.encode(value)
+    if len(compact) > limits.MAX_PROPERTIES_BYTES:
+        raise _Reject(
+            "properties",
+            f"is {len(compact)} bytes as compact JSON; at most {limits.MAX_PROPERTIES_BYTES}",
+            PROPERTIES_TOO_LARGE,
+        )
+    return msgspec.Raw(compact)
+
+
+def _as_utc(value: datetime | int) -> datetime:
+    if isinstance(value, int):
+        return EPOCH + timedelta(milliseconds=value)
+    return value.astimezone(UTC)
+
+
+def _explain(message: str) -> tuple[str, str, str]:
+    """Turn a msgspec validation message into (field, reason, code)."""
+    if message.startswith("Object missing required field"):
+        m = _NAMED.search(message)
+        return (m["field"] if m else "event"), "is required", MISSING_FIELD
+    if message.startswith("Object contains unknown field"):
+        m = _NAMED.search(message)
+        return (
+            (m["field"] if m else "event"),
+            "is not a field of the event schema; put custom data in properties",
+            UNKNOWN_FIELD,
+        )
+    m = _AT_PATH.match(message)
+    if m and m["field"]:
+        name = m["field"]
+        return name, _FRIENDLY.get(name, m["msg"]), INVALID_FIELD
+    if message.startswith("Expected `object`"):
+        return "event", "must be a JSON object", INVALID_FIELD
+    return "event", message, INVALID_FIELD
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"

@@ -1,0 +1,1 @@
+"""The ingestion API: POST /v1/events, validated events into Kafka, 2xx only when durable."""

@@ -1,0 +1,48 @@
+"""The ingestion service's configuration, built once in its `main` from the environment."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apps.core import limits
+from apps.core.config import EnvReader
+from apps.core.topics import EVENTS, STACKS, Stack
+from apps.core.errors import ConfigError
+from apps.store.games import DEFAULT_RATE_LIMIT_EPS
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    postgres_dsn: str
+    kafka_bootstrap: str
+    redis_url: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    stack: Stack = "local"
+    events_topic: str = EVENTS.name
+    late_horizon: timedelta = limits.DEFAULT_LATE_HORIZON
+    default_rate_limit_eps: int = DEFAULT_RATE_LIMIT_EPS
+    delivery_timeout: timedelta = timedelta(seconds=5)
+    key_cache_ttl: timedelta = timedelta(seconds=60)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "IngestSettings":
+        read = EnvReader(env)
+        stack = read.str("STACK", "local")
+        if stack not in STACKS:
+            raise ConfigError(f"{read.key('STACK')}={stack!r}; allowed: {', '.join(STACKS)}")
+        return cls(
+            postgres_dsn=read.str("POSTGRES_DSN"),
+            kafka_bootstrap=read.str("KAFKA_BOOTSTRAP"),
+            redis_url=read.str("REDIS_URL"),
+            host=read.str("INGEST_HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
+            port=read.int("INGEST_PORT", 8080, minimum=1, maximum=65535),
+            stack=stack,  # type: ignore[arg-type]  # checked against STACKS above
+            late_horizon=read.seconds(
+                "LATE_HORIZON_SECONDS", limits.DEFAULT_LATE_HORIZON, minimum=60
+            ),
+            delivery_timeout=read.seconds(
+                "DELIVERY_TIMEOUT_SECONDS", timedelta(seconds=5), minimum=0.1
+            ),
+            key_cache_ttl=read.seconds("KEY_CACHE_TTL_SECONDS", timedelta(seconds=60)),
+        )

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the services: client configuration, async producer, topic admin."""

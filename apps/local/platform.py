@@ -1,0 +1,197 @@
+"""`gamemetrics dev`: the whole platform on one machine, supervised until Ctrl-C.
+
+Order matters both ways: servers, then migrations and topics, then the
+services; on stop, the services first (they finish in-flight requests),
+then the servers. Everything stops within `STOP_BUDGET` seconds.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+from apps.core import services
+from apps.kafka.admin import ensure_topics
+from apps.local import process
+from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, Tansu
+from apps.local.services import ServiceUnit
+from apps.local.supervisor import Supervisor
+from apps.store.migrate import migrate
+
+STOP_BUDGET: Final = 8.0
+ENDPOINTS_FILE: Final = "endpoints.json"
+DEFAULT_DATA_DIR: Final = Path(".gamemetrics")
+PREFERRED_PORTS: Final = {"postgres": 55432, "kafka": 19092, "redis": 16379}
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    data_dir: Path
+    postgres_url: str | None = None
+    kafka_bootstrap: str | None = None
+    redis_url: str | None = None
+    ingest_port: int | None = None
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    with open(data_dir / "dev.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"another 'gamemetrics dev' is running on {data_dir}; stop it or pass --data-dir"
+            ) from None
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+class _StopRequested:
+    def __init__(self) -> None:
+        self.requested = False
+        self.forced = False
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.requested:
+            self.forced = True
+        self.requested = True
+
+
+def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
+    """Start everything, print the endpoints, supervise until SIGINT/SIGTERM; returns exit code."""
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    stop = _StopRequested()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor = Supervisor(report=say)
+    endpoints_path = data_dir / ENDPOINTS_FILE
+    with _exclusive(data_dir):
+        try:
+            endpoints = _start_everything(options, data_dir, logs, supervisor, stop, say)
+            if endpoints is None:
+                return 130
+            _write_endpoints(endpoints_path, endpoints)
+            say("GameMetrics is running:")
+            for key, value in endpoints.items():
+                say(f"  {key:<16} {redact(value)}")
+            say(f"endpoints written to {endpoints_path}; logs in {logs}; Ctrl-C to stop")
+            while not stop.requested:
+                supervisor.tick()
+                time.sleep(0.25)
+            say("stopping...")
+            return 0
+        finally:
+            started = time.monotonic()
+            endpoints_path.unlink(missing_ok=True)
+            supervisor.stop_all(0.5 if stop.forced else STOP_BUDGET)
+            say(f"stopped in {time.monotonic() - started:.1f} s")
+
+
+def _start_everything(
+    options: DevOptions,
+    data_dir: Path,
+    logs: Path,
+    supervisor: Supervisor,
+    stop: _StopRequested,
+    say: Callable[[str], None],
+) -> dict[str, str] | None:
+    postgres_url = options.postgres_url
+    if postgres_url is None:
+        pg = EmbeddedPostgres(
+            "postgres", logs / "postgres.log", data_dir=data_dir / "postgres",
+            port=process.free_port(PREFERRED_PORTS["postgres"]),
+        )  # fmt: skip
+        say("starting PostgreSQL (embedded)...")
+        supervisor.start(pg)
+        postgres_url = pg.url
+    if stop.requested:
+        return None
+    kafka = options.kafka_bootstrap
+    if kafka is None:
+        broker = Tansu("kafka", logs / "kafka.log", port=process.free_port(PREFERRED_PORTS["kafka"]))
+        say("starting Kafka-compatible broker (Tansu, in memory)...")
+        # A restarted in-memory broker comes back empty: create the topics again.
+        supervisor.start(broker, after_start=lambda: ensure_topics(broker.url, "local"))
+        kafka = broker.url
+    else:
+        ensure_topics(kafka, "local")
+    if stop.requested:
+        return None
+    redis_url = options.redis_url
+    if redis_url is None:
+        redis = EmbeddedRedis(
+            "redis", logs / "redis.log", data_dir=data_dir / "redis",
+            port=process.free_port(PREFERRED_PORTS["redis"]),
+        )  # fmt: skip
+        say("starting Redis (embedded)...")
+        supervisor.start(redis)
+        redis_url = redis.url
+    applied = migrate(postgres_url)
+    if applied:
+        say(f"applied migrations: {', '.join(applied)}")
+    endpoints = {
+        "postgres_dsn": postgres_url,
+        "kafka_bootstrap": kafka,
+        "redis_url": redis_url,
+    }
+    env = {
+        **os.environ,
+        "GAMEMETRICS_STACK": "local",
+        "GAMEMETRICS_POSTGRES_DSN": postgres_url,
+        "GAMEMETRICS_KAFKA_BOOTSTRAP": kafka,
+        "GAMEMETRICS_REDIS_URL": redis_url,
+    }
+    for service in services.ALL:
+        if stop.requested:
+            return None
+        preferred = options.ingest_port if service is services.INGEST else None
+        port = process.free_port(preferred or service.port)
+        prefix = f"GAMEMETRICS_{service.name.upper()}"
+        unit = ServiceUnit(
+            service, port, {**env, f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1"},
+            logs / f"{service.name}.log",
+        )  # fmt: skip
+        say(f"starting {service.name} on port {port}...")
+        supervisor.start(unit)
+        if service.endpoint_key:
+            endpoints[service.endpoint_key] = unit.url
+    return {"ingest_url": endpoints.pop("ingest_url"), **endpoints}
+
+
+def _write_endpoints(path: Path, endpoints: dict[str, str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(endpoints, f, indent=2)
+    tmp.replace(path)
+
+
+def read_endpoints(data_dir: Path) -> dict[str, str] | None:
+    try:
+        data: dict[str, str] = json.loads((data_dir / ENDPOINTS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data

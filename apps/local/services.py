@@ -1,0 +1,54 @@
+"""A declared service run as a child process of `gamemetrics dev`."""
+
+import signal
+import sys
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+import subprocess
+
+from apps.core.services import Service
+from apps.local import process
+
+
+@dataclass
+class ServiceUnit:
+    """Runs `python -m apps.cli.main serve <name>` with the given environment."""
+
+    service: Service
+    port: int
+    env: Mapping[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "apps.cli.main", "serve", self.service.name]
+        self.proc = process.spawn(argv, log_path=self.log_path, env=self.env)
+        process.wait_until(
+            self._healthy, timeout=60, what=f"service {self.name}", proc=self.proc,
+            log_path=self.log_path,
+        )  # fmt: skip
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + self.service.liveness_path, timeout=1) as r:  # noqa: S310 - loopback
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        if self.proc is not None:
+            process.stop(self.proc, sig=signal.SIGTERM, timeout=timeout)
+            self.proc = None

@@ -1,0 +1,1 @@
+"""PostgreSQL: the schema (migrations) and the repositories that read and write it."""

@@ -1,0 +1,178 @@
+"""Games and their ingest keys: the repository the CLI and the ingestion API use.
+
+Every change to keys sends a NOTIFY on `KEYS_CHANNEL` inside its transaction,
+so running ingestion services drop their key caches the moment it commits.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+import psycopg
+from psycopg.rows import class_row
+
+from apps.core import keys
+
+KEYS_CHANNEL: Final = "gamemetrics_keys"
+DEFAULT_RATE_LIMIT_EPS: Final = 20_000
+
+
+class GameNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Game:
+    game_id: uuid.UUID
+    name: str
+    rate_limit_eps: int
+    late_horizon_days: int | None
+    created_at: datetime
+    active_keys: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What a valid key grants; cached by the ingestion API."""
+
+    game_id: uuid.UUID
+    rate_limit_eps: int
+    late_horizon_days: int | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    game_id: uuid.UUID
+    ingest_key: str
+
+
+_GAMES_SQL: Final = """
+SELECT g.game_id, g.name, g.rate_limit_eps, g.late_horizon_days, g.created_at,
+       count(k.key_id) FILTER (
+           WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+       )::int AS active_keys
+FROM games g LEFT JOIN ingest_keys k USING (game_id)
+"""
+
+
+def _insert_key(conn: psycopg.Connection[object], game_id: uuid.UUID) -> str:
+    key = keys.generate()
+    conn.execute(
+        "INSERT INTO ingest_keys (game_id, key_hash, display_prefix) VALUES (%s, %s, %s)",
+        (game_id, keys.digest(key), keys.display_prefix(key)),
+    )
+    return key
+
+
+def _notify(conn: psycopg.Connection[object]) -> None:
+    conn.execute(f"NOTIFY {KEYS_CHANNEL}")
+
+
+def create_game(
+    conn: psycopg.Connection[object],
+    name: str,
+    *,
+    rate_limit_eps: int = DEFAULT_RATE_LIMIT_EPS,
+    late_horizon_days: int | None = None,
+) -> IssuedKey:
+    game_id = uuid.uuid4()
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO games (game_id, name, rate_limit_eps, late_horizon_days)"
+            " VALUES (%s, %s, %s, %s)",
+            (game_id, name, rate_limit_eps, late_horizon_days),
+        )
+        key = _insert_key(conn, game_id)
+        _notify(conn)
+    return IssuedKey(game_id, key)
+
+
+def list_games(conn: psycopg.Connection[object]) -> list[Game]:
+    with conn.cursor(row_factory=class_row(Game)) as cur:
+        cur.execute(_GAMES_SQL + " GROUP BY g.game_id ORDER BY g.created_at, g.name")
+        return cur.fetchall()
+
+
+def get_game(conn: psycopg.Connection[object], game_id: uuid.UUID) -> Game:
+    with conn.cursor(row_factory=class_row(Game)) as cur:
+        cur.execute(_GAMES_SQL + " WHERE g.game_id = %s GROUP BY g.game_id", (game_id,))
+        game = cur.fetchone()
+    if game is None:
+        raise GameNotFound(f"no game with id {game_id}")
+    return game
+
+
+def game_of_key(conn: psycopg.Connection[object], key: str) -> uuid.UUID:
+    row = conn.execute(
+        "SELECT game_id FROM ingest_keys WHERE key_hash = %s", (keys.digest(key),)
+    ).fetchone()
+    if row is None:
+        raise GameNotFound("no game holds that ingest key")
+    game_id: uuid.UUID = row[0]
+    return game_id
+
+
+def revoke_keys(
+    conn: psycopg.Connection[object], game_id: uuid.UUID, *, key: str | None = None
+) -> int:
+    """Revoke one key of the game, or all of its keys; returns how many were revoked."""
+    get_game(conn, game_id)
+    with conn.transaction():
+        if key is None:
+            cur = conn.execute(
+                "UPDATE ingest_keys SET revoked_at = now()"
+                " WHERE game_id = %s AND revoked_at IS NULL",
+                (game_id,),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE ingest_keys SET revoked_at = now()"
+                " WHERE game_id = %s AND key_hash = %s AND revoked_at IS NULL",
+                (game_id, keys.digest(key)),
+            )
+        _notify(conn)
+        return cur.rowcount
+
+
+def rotate_key(
+    conn: psycopg.Connection[object], game_id: uuid.UUID, *, grace: timedelta = timedelta(0)
+) -> IssuedKey:
+    """Issue a new key; the game's other keys stop working after `grace` (at once by default)."""
+    get_game(conn, game_id)
+    with conn.transaction():
+        if grace > timedelta(0):
+            conn.execute(
+                "UPDATE ingest_keys SET expires_at = now() + %s"
+                " WHERE game_id = %s AND revoked_at IS NULL"
+                " AND (expires_at IS NULL OR expires_at > now() + %s)",
+                (grace, game_id, grace),
+            )
+        else:
+            conn.execute(
+                "UPDATE ingest_keys SET revoked_at = now()"
+                " WHERE game_id = %s AND revoked_at IS NULL",
+                (game_id,),
+            )
+        key = _insert_key(conn, game_id)
+        _notify(conn)
+    return IssuedKey(game_id, key)
+
+
+def set_rate_limit(conn: psycopg.Connection[object], game_id: uuid.UUID, eps: int) -> None:
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE games SET rate_limit_eps = %s WHERE game_id = %s", (eps, game_id)
+        )
+        if cur.rowcount == 0:
+            raise GameNotFound(f"no game with id {game_id}")
+        _notify(conn)
+
+
+GRANT_SQL: Final = """
+SELECT g.game_id, g.rate_limit_eps, g.late_horizon_days, k.expires_at
+FROM ingest_keys k JOIN games g USING (game_id)
+WHERE k.key_hash = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+"""
+"""What the ingestion API runs (asynchronously) to resolve a presented key."""
