@@ -22,8 +22,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
     q = games.add_parser("create", help="create a game and print its first ingest key (once)")
     q.add_argument("name")
-    q.add_argument("--rate-limit", type=_positive, default=None, metavar="EPS",
-                   help="events per second the game may send (default 20000)")  # fmt: skip
+    q.add_argument(
+        "--rate-limit", type=_positive, metavar="EPS", help="events/s allowed (default 20000)"
+    )
     q.add_argument("--late-horizon-days", type=_positive, default=None, metavar="DAYS",
                    help="accept events up to this many days old (default 30)")  # fmt: skip
     common(q)
@@ -34,15 +35,22 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.set_defaults(handler=list_)
 
     q = games.add_parser("revoke-key", help="revoke a game's keys (or one key) at once")
-    q.add_argument("target", metavar="GAME_ID_OR_KEY",
-                   help="a game id (revokes all its keys) or an ingest key (revokes that key)")  # fmt: skip
+    q.add_argument(
+        "target",
+        metavar="GAME_ID_OR_KEY",
+        help="a game id (revokes all its keys) or an ingest key (revokes that key)",
+    )
     common(q)
     q.set_defaults(handler=revoke)
 
     q = games.add_parser("rotate-key", help="issue a new key and retire the old ones")
     q.add_argument("target", metavar="GAME_ID_OR_KEY")
-    q.add_argument("--grace-seconds", type=int, default=0,
-                   help="keep the old keys working this long (default 0: revoke at once)")  # fmt: skip
+    q.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=0,
+        help="keep the old keys working this long (default 0: revoke at once)",
+    )
     common(q)
     q.set_defaults(handler=rotate)
 
@@ -60,7 +68,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def _print(args: argparse.Namespace, data: dict[str, Any] | list[dict[str, Any]], text: str) -> None:
+def _print(
+    args: argparse.Namespace, data: dict[str, Any] | list[dict[str, Any]], text: str
+) -> None:
     print(json.dumps(data, default=str) if args.json else text)
 
 
@@ -138,7 +148,9 @@ def revoke(args: argparse.Namespace) -> int:
             count = games.revoke_keys(conn, game_id, key=key)
         except games.GameNotFound as e:
             return _fail(str(e))
-    _print(args, {"game_id": str(game_id), "revoked": count}, f"revoked {count} key(s) of {game_id}")
+    _print(
+        args, {"game_id": str(game_id), "revoked": count}, f"revoked {count} key(s) of {game_id}"
+    )
     return 0
 
 

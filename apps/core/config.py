@@ -20,7 +20,7 @@ class EnvReader:
     def key(self, name: str) -> str:
         return PREFIX + name
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def text(self, name: str, default: str | None = None) -> str:
         value = self._env.get(self.key(name))
         if value is None or value == "":
             if default is None:
@@ -28,7 +28,7 @@ class EnvReader:
             return default
         return value
 
-    def int(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
         raw = self._env.get(self.key(name))
         if raw is None or raw == "":
             return default
@@ -52,7 +52,7 @@ class EnvReader:
             raise ConfigError(f"{self.key(name)}={value} is below the minimum {minimum}")
         return timedelta(seconds=value)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         raw = self._env.get(self.key(name))
         if raw is None or raw == "":
             return default

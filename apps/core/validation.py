@@ -71,7 +71,9 @@ _FRIENDLY: Final[dict[str, str]] = {
     "country": "must be an ISO 3166-1 alpha-2 country code",
     "currency": "must be an ISO 4217 currency code (three upper-case letters)",
     "status": "must be one of start, complete, fail",
-    "level": f"must be a non-negative integer or a string of 1..{limits.MAX_SHORT_TEXT_CHARS} chars",
+    "level": (
+        f"must be a non-negative integer or a string of 1..{limits.MAX_SHORT_TEXT_CHARS} chars"
+    ),
     "amount": "must be a number greater than 0 (major units)",
     "duration_seconds": "must be a number greater than or equal to 0",
     "player_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
@@ -83,6 +85,7 @@ _FRIENDLY: Final[dict[str, str]] = {
 _AT_PATH = re.compile(r"^(?P<msg>.*?) - at `\$(?:\.(?P<field>[A-Za-z_0-9]+))?[^`]*`$", re.DOTALL)
 _NAMED = re.compile(r"`(?P<field>[^`]+)`")
 # Fewer bytes than this cannot hold more than MAX_PROPERTIES_KEYS keys ("":0, is 5 bytes).
+_OPEN_BRACE: Final = ord("{")
 _KEYS_SURELY_WITHIN: Final = (limits.MAX_PROPERTIES_KEYS + 1) * 5
 _event_decoder = msgspec.json.Decoder(IncomingEvent)
 _batch_decoder = msgspec.json.Decoder(IncomingBatch)
@@ -137,7 +140,11 @@ def parse_batch(
     if batch.sent_at is not None:
         skew = received_at - _as_utc(batch.sent_at)
     window = _Window(
-        received_at, skew, received_at - policy.late_horizon, received_at + policy.max_future, policy
+        received_at,
+        skew,
+        received_at - policy.late_horizon,
+        received_at + policy.max_future,
+        policy,
     )
     result = BatchResult()
     accept, reject = result.accepted.append, result.rejected.append
@@ -193,7 +200,9 @@ def _judge(raw: msgspec.Raw, game_id: str, window: _Window) -> StoredEvent:
     try:
         event_time = client_time + window.skew
     except OverflowError:
-        raise _Reject("timestamp", "out of range after clock-skew correction", INVALID_FIELD) from None
+        raise _Reject(
+            "timestamp", "out of range after clock-skew correction", INVALID_FIELD
+        ) from None
     if event_time > window.latest or event_time < window.earliest:
         _reject_time(event_time, window)
     level = ev.level
@@ -264,7 +273,7 @@ def _reject_time(event_time: datetime, window: _Window) -> None:
 
 def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
     data = memoryview(raw)
-    if data[:1] != b"{":
+    if len(data) == 0 or data[0] != _OPEN_BRACE:
         raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
     if len(data) < _KEYS_SURELY_WITHIN:
         return raw

@@ -66,7 +66,7 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
 
     records = [(ev.partition_key, encode_stored(ev)) for ev in result.accepted]
     await rt.producer.send(
-        rt.settings.events_topic, records, timeout=rt.settings.delivery_timeout.total_seconds()
+        rt.settings.events_topic, records, within=rt.settings.delivery_timeout.total_seconds()
     )
     rt.metrics.accepted.inc(len(records))
     return batch_response(result, 202)

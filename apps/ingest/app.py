@@ -25,7 +25,9 @@ async def readyz(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     checks = {"postgres": await _postgres_ok(rt), "kafka": await _kafka_ok(rt)}
     ok = all(v == "ok" for v in checks.values())
-    return json_response(200 if ok else 503, {"status": "ready" if ok else "unavailable", "checks": checks})
+    return json_response(
+        200 if ok else 503, {"status": "ready" if ok else "unavailable", "checks": checks}
+    )
 
 
 async def _postgres_ok(rt: Runtime) -> str:

@@ -27,7 +27,9 @@ _NEGATIVE_TTL = 2.0
 
 def bearer_token(header: str | None) -> str:
     if not header:
-        raise Unauthorized("missing Authorization header; send 'Authorization: Bearer <ingest key>'")
+        raise Unauthorized(
+            "missing Authorization header; send 'Authorization: Bearer <ingest key>'"
+        )
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:

@@ -47,7 +47,9 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
     delivery_ms = int(settings.delivery_timeout.total_seconds() * 1000)
     producer = AsyncProducer(
         producer_config(
-            settings.kafka_bootstrap, client_id="gamemetrics-ingest", delivery_timeout_ms=delivery_ms
+            settings.kafka_bootstrap,
+            client_id="gamemetrics-ingest",
+            delivery_timeout_ms=delivery_ms,
         )
     )
     producer.start()

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from apps.core import limits
 from apps.core.config import EnvReader
-from apps.core.topics import EVENTS, STACKS, Stack
 from apps.core.errors import ConfigError
+from apps.core.topics import EVENTS, STACKS, Stack
 from apps.store.games import DEFAULT_RATE_LIMIT_EPS
 
 
@@ -28,16 +28,16 @@ class IngestSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestSettings":
         read = EnvReader(env)
-        stack = read.str("STACK", "local")
+        stack = read.text("STACK", "local")
         if stack not in STACKS:
             raise ConfigError(f"{read.key('STACK')}={stack!r}; allowed: {', '.join(STACKS)}")
         return cls(
-            postgres_dsn=read.str("POSTGRES_DSN"),
-            kafka_bootstrap=read.str("KAFKA_BOOTSTRAP"),
-            redis_url=read.str("REDIS_URL"),
-            host=read.str("INGEST_HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
-            port=read.int("INGEST_PORT", 8080, minimum=1, maximum=65535),
-            stack=stack,  # type: ignore[arg-type]  # checked against STACKS above
+            postgres_dsn=read.text("POSTGRES_DSN"),
+            kafka_bootstrap=read.text("KAFKA_BOOTSTRAP"),
+            redis_url=read.text("REDIS_URL"),
+            host=read.text("INGEST_HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
+            port=read.integer("INGEST_PORT", 8080, minimum=1, maximum=65535),
+            stack=stack,  # narrowed to Stack by the check above
             late_horizon=read.seconds(
                 "LATE_HORIZON_SECONDS", limits.DEFAULT_LATE_HORIZON, minimum=60
             ),

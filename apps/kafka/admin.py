@@ -3,7 +3,8 @@
 import logging
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from apps.core.topics import ALL, Stack, Topic
 from apps.kafka.config import admin_config

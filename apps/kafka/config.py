@@ -25,6 +25,7 @@ def producer_config(
         "message.timeout.ms": delivery_timeout_ms,
         "socket.keepalive.enable": True,
         "reconnect.backoff.max.ms": 1000,
+        "log.connection.close": False,
     }
 
 

@@ -63,6 +63,7 @@ class AsyncProducer:
         self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
         self._down_since: float | None = None
         self._fatal: str | None = None
+        self._stalled = threading.Event()
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -88,9 +89,10 @@ class AsyncProducer:
         return self._down_since is not None or self._fatal is not None
 
     async def send(
-        self, topic: str, records: Sequence[tuple[bytes, bytes]], *, timeout: float
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], *, within: float
     ) -> None:
-        """Resolve when every (key, value) is acknowledged; raise BrokerUnavailable otherwise.
+        """Resolve when every (key, value) is acknowledged within `within` seconds;
+        raise BrokerUnavailable otherwise.
 
         Fails at once while the broker is known to be unreachable, so clients
         are told to retry instead of waiting out the delivery timeout.
@@ -113,10 +115,14 @@ class AsyncProducer:
                 batch.error = str(e)
                 raise BrokerUnavailable(batch.error) from None
         try:
-            await asyncio.wait_for(future, timeout)
+            await asyncio.wait_for(future, within)
         except TimeoutError:
             batch.error = "delivery timed out"
+            self._stalled.set()
             raise BrokerUnavailable(batch.error) from None
+        except BrokerUnavailable:
+            self._stalled.set()
+            raise
 
     def _poll_forever(self) -> None:
         last_probe = 0.0
@@ -125,13 +131,31 @@ class AsyncProducer:
             if self._down_since is not None and time.monotonic() - last_probe > 0.5:
                 last_probe = time.monotonic()
                 self._probe()
+            elif self._stalled.is_set():
+                self._stalled.clear()
+                self._check_stall()
+
+    def _check_stall(self) -> None:
+        """Deliveries failed: if the broker answers anyway, this producer is wedged.
+
+        A broker that lost its producer-id state (an in-memory broker restarted)
+        leaves an idempotent producer retrying forever without a fatal error;
+        a new producer gets a new id and carries on.
+        """
+        try:
+            self._producer.list_topics(timeout=1.0)
+        except KafkaException:
+            return
+        log.warning("deliveries fail while the broker is reachable: recreating the producer")
+        self._fatal = "deliveries fail while the broker is reachable"
 
     def _probe(self) -> None:
         try:
             self._producer.list_topics(timeout=0.5)
         except KafkaException:
             return
-        log.warning("broker reachable again after %.1f s", time.monotonic() - (self._down_since or 0))
+        down_for = time.monotonic() - (self._down_since or time.monotonic())
+        log.warning("broker reachable again after %.1f s", down_for)
         self._down_since = None
 
     def _on_error(self, err: KafkaError) -> None:

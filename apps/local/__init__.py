@@ -1,1 +1,1 @@
-"""The local platform: embedded servers from pip packages, and the supervisor of `gamemetrics dev`."""
+"""The local platform: embedded servers from pip packages, supervised by `gamemetrics dev`."""

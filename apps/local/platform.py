@@ -68,14 +68,19 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
 
 
 class _StopRequested:
+    """The signal handler: the first signal asks for a clean stop, a second one hurries it."""
+
     def __init__(self) -> None:
-        self.requested = False
-        self.forced = False
+        self._count = 0
 
     def __call__(self, signum: int, _frame: object) -> None:
-        if self.requested:
-            self.forced = True
-        self.requested = True
+        self._count += 1
+
+    def requested(self) -> bool:
+        return self._count > 0
+
+    def forced(self) -> bool:
+        return self._count > 1
 
 
 def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
@@ -98,7 +103,7 @@ def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
             for key, value in endpoints.items():
                 say(f"  {key:<16} {redact(value)}")
             say(f"endpoints written to {endpoints_path}; logs in {logs}; Ctrl-C to stop")
-            while not stop.requested:
+            while not stop.requested():
                 supervisor.tick()
                 time.sleep(0.25)
             say("stopping...")
@@ -106,7 +111,7 @@ def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
         finally:
             started = time.monotonic()
             endpoints_path.unlink(missing_ok=True)
-            supervisor.stop_all(0.5 if stop.forced else STOP_BUDGET)
+            supervisor.stop_all(0.5 if stop.forced() else STOP_BUDGET)
             say(f"stopped in {time.monotonic() - started:.1f} s")
 
 
@@ -127,18 +132,20 @@ def _start_everything(
         say("starting PostgreSQL (embedded)...")
         supervisor.start(pg)
         postgres_url = pg.url
-    if stop.requested:
+    if stop.requested():
         return None
     kafka = options.kafka_bootstrap
     if kafka is None:
-        broker = Tansu("kafka", logs / "kafka.log", port=process.free_port(PREFERRED_PORTS["kafka"]))
+        broker = Tansu(
+            "kafka", logs / "kafka.log", port=process.free_port(PREFERRED_PORTS["kafka"])
+        )
         say("starting Kafka-compatible broker (Tansu, in memory)...")
         # A restarted in-memory broker comes back empty: create the topics again.
         supervisor.start(broker, after_start=lambda: ensure_topics(broker.url, "local"))
         kafka = broker.url
     else:
         ensure_topics(kafka, "local")
-    if stop.requested:
+    if stop.requested():
         return None
     redis_url = options.redis_url
     if redis_url is None:
@@ -165,7 +172,7 @@ def _start_everything(
         "GAMEMETRICS_REDIS_URL": redis_url,
     }
     for service in services.ALL:
-        if stop.requested:
+        if stop.requested():
             return None
         preferred = options.ingest_port if service is services.INGEST else None
         port = process.free_port(preferred or service.port)

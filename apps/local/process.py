@@ -42,7 +42,7 @@ def spawn(
             user=user,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at spawn
+            preexec_fn=_die_with_parent,
         )
     finally:
         log.close()

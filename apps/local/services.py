@@ -1,12 +1,12 @@
 """A declared service run as a child process of `gamemetrics dev`."""
 
 import signal
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-import subprocess
 
 from apps.core.services import Service
 from apps.local import process

@@ -16,7 +16,8 @@ _MAX_BACKOFF = 30.0
 
 
 class Unit(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def start(self) -> None:
         """Start and block until ready; raise if it cannot."""

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import TupleRow, class_row
 
 from apps.core import keys
 
@@ -57,7 +57,7 @@ FROM games g LEFT JOIN ingest_keys k USING (game_id)
 """
 
 
-def _insert_key(conn: psycopg.Connection[object], game_id: uuid.UUID) -> str:
+def _insert_key(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID) -> str:
     key = keys.generate()
     conn.execute(
         "INSERT INTO ingest_keys (game_id, key_hash, display_prefix) VALUES (%s, %s, %s)",
@@ -66,12 +66,12 @@ def _insert_key(conn: psycopg.Connection[object], game_id: uuid.UUID) -> str:
     return key
 
 
-def _notify(conn: psycopg.Connection[object]) -> None:
+def _notify(conn: psycopg.Connection[TupleRow]) -> None:
     conn.execute(f"NOTIFY {KEYS_CHANNEL}")
 
 
 def create_game(
-    conn: psycopg.Connection[object],
+    conn: psycopg.Connection[TupleRow],
     name: str,
     *,
     rate_limit_eps: int = DEFAULT_RATE_LIMIT_EPS,
@@ -89,13 +89,13 @@ def create_game(
     return IssuedKey(game_id, key)
 
 
-def list_games(conn: psycopg.Connection[object]) -> list[Game]:
+def list_games(conn: psycopg.Connection[TupleRow]) -> list[Game]:
     with conn.cursor(row_factory=class_row(Game)) as cur:
         cur.execute(_GAMES_SQL + " GROUP BY g.game_id ORDER BY g.created_at, g.name")
         return cur.fetchall()
 
 
-def get_game(conn: psycopg.Connection[object], game_id: uuid.UUID) -> Game:
+def get_game(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID) -> Game:
     with conn.cursor(row_factory=class_row(Game)) as cur:
         cur.execute(_GAMES_SQL + " WHERE g.game_id = %s GROUP BY g.game_id", (game_id,))
         game = cur.fetchone()
@@ -104,7 +104,7 @@ def get_game(conn: psycopg.Connection[object], game_id: uuid.UUID) -> Game:
     return game
 
 
-def game_of_key(conn: psycopg.Connection[object], key: str) -> uuid.UUID:
+def game_of_key(conn: psycopg.Connection[TupleRow], key: str) -> uuid.UUID:
     row = conn.execute(
         "SELECT game_id FROM ingest_keys WHERE key_hash = %s", (keys.digest(key),)
     ).fetchone()
@@ -115,7 +115,7 @@ def game_of_key(conn: psycopg.Connection[object], key: str) -> uuid.UUID:
 
 
 def revoke_keys(
-    conn: psycopg.Connection[object], game_id: uuid.UUID, *, key: str | None = None
+    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, *, key: str | None = None
 ) -> int:
     """Revoke one key of the game, or all of its keys; returns how many were revoked."""
     get_game(conn, game_id)
@@ -137,7 +137,7 @@ def revoke_keys(
 
 
 def rotate_key(
-    conn: psycopg.Connection[object], game_id: uuid.UUID, *, grace: timedelta = timedelta(0)
+    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, *, grace: timedelta = timedelta(0)
 ) -> IssuedKey:
     """Issue a new key; the game's other keys stop working after `grace` (at once by default)."""
     get_game(conn, game_id)
@@ -160,7 +160,7 @@ def rotate_key(
     return IssuedKey(game_id, key)
 
 
-def set_rate_limit(conn: psycopg.Connection[object], game_id: uuid.UUID, eps: int) -> None:
+def set_rate_limit(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, eps: int) -> None:
     with conn.transaction():
         cur = conn.execute(
             "UPDATE games SET rate_limit_eps = %s WHERE game_id = %s", (eps, game_id)

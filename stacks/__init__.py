@@ -1,0 +1,1 @@
+"""The Pulumi program's entry and its typed stack configuration."""

@@ -1,0 +1,67 @@
+"""`gamemetrics games ...` against a PostgreSQL named with --postgres-url."""
+
+import json
+import subprocess
+import sys
+
+import httpx
+
+from tests.support.factory import batch, event
+from tests.support.servers import Endpoints, UvicornThread
+
+
+def games(endpoints: Endpoints, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", "games", *args,
+         "--postgres-url", endpoints.postgres_dsn],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def post(ingest: UvicornThread, key: str) -> int:
+    r = httpx.post(
+        ingest.url + "/v1/events",
+        json=batch(event()),
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    return r.status_code
+
+
+def test_create_list_rotate_and_revoke(endpoints: Endpoints, ingest: UvicornThread) -> None:
+    created = games(endpoints, "create", "Dungeon Dash", "--json", "--rate-limit", "500")
+    assert created.returncode == 0, created.stderr
+    data = json.loads(created.stdout)
+    assert set(data) == {"game_id", "ingest_key"}
+    game_id, key = data["game_id"], data["ingest_key"]
+    assert post(ingest, key) == 202
+
+    listed = json.loads(games(endpoints, "list", "--json").stdout)
+    [mine] = [g for g in listed if g["game_id"] == game_id]
+    assert (mine["name"], mine["active_keys"], mine["rate_limit_eps"]) == ("Dungeon Dash", 1, 500)
+    assert key not in games(endpoints, "list").stdout  # keys are never shown again
+
+    rotated = json.loads(games(endpoints, "rotate-key", game_id, "--json").stdout)
+    new_key = rotated["ingest_key"]
+    assert new_key != key
+    assert post(ingest, key) == 401
+    assert post(ingest, new_key) == 202
+
+    revoked = games(endpoints, "revoke-key", new_key, "--json")
+    assert json.loads(revoked.stdout) == {"game_id": game_id, "revoked": 1}
+    assert post(ingest, new_key) == 401
+
+
+def test_plain_output_shows_the_key_once_and_errors_are_clear(endpoints: Endpoints) -> None:
+    created = games(endpoints, "create", "Text Game")
+    assert "game_id:" in created.stdout
+    assert "ingest_key: gmk_" in created.stdout
+    missing = games(endpoints, "revoke-key", "00000000-0000-0000-0000-000000000000")
+    assert missing.returncode == 1
+    assert "no game with id" in missing.stderr
+    nonsense = games(endpoints, "rotate-key", "banana")
+    assert nonsense.returncode == 1
+    assert "neither a game id nor an ingest key" in nonsense.stderr
+    bad_rate = games(endpoints, "create", "X", "--rate-limit", "0")
+    assert bad_rate.returncode == 2
+    assert "positive integer" in bad_rate.stderr
+    assert "Traceback" not in bad_rate.stderr + missing.stderr + nonsense.stderr

@@ -1,0 +1,253 @@
+"""The event validator: every rule of the contract, and no input that makes it raise."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.core import limits
+from apps.core.errors import BatchError, TooLarge
+from apps.core.events import decode_stored, encode_stored
+from apps.core.validation import BatchResult, TimePolicy, parse_batch
+from tests.support.factory import DROP, batch, event, iso
+
+RECEIVED = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
+
+
+DEFAULT_POLICY = TimePolicy()
+
+
+def judge(body: dict[str, Any] | bytes, policy: TimePolicy = DEFAULT_POLICY) -> BatchResult:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return parse_batch(raw, game_id="g-1", received_at=RECEIVED, policy=policy)
+
+
+def at(delta: timedelta = timedelta(0), **fields: Any) -> dict[str, Any]:
+    return event(**{"timestamp": iso(RECEIVED + delta), **fields})
+
+
+@pytest.mark.parametrize(
+    "etype", ["session_start", "session_end", "purchase", "progression", "resource", "design",
+              "error", "ui.click", "tutorial.step_2", "a"],
+)  # fmt: skip
+def test_valid_event_of_each_type_is_accepted(etype: str) -> None:
+    result = judge(batch(at(etype=etype)))
+    assert result.rejected == []
+    assert [e.type for e in result.accepted] == [etype]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"event_id": DROP}, "event_id", "required"),
+        ({"event_id": "not-a-uuid"}, "event_id", "UUID"),
+        ({"type": DROP}, "type", "required"),
+        ({"type": "Level Up"}, "type", "custom type matching"),
+        ({"type": "x" * 65}, "type", "custom type matching"),
+        ({"player_id": DROP}, "player_id", "required"),
+        ({"player_id": ""}, "player_id", "1..128"),
+        ({"player_id": "p" * 129}, "player_id", "1..128"),
+        ({"player_id": 42}, "player_id", "1..128"),
+        ({"timestamp": DROP}, "timestamp", "required"),
+        ({"timestamp": "2026-11-24T10:00:00"}, "timestamp", "UTC offset"),
+        ({"timestamp": "yesterday"}, "timestamp", "RFC 3339"),
+        ({"timestamp": 1.5}, "timestamp", "epoch milliseconds"),
+        ({"timestamp": -1}, "timestamp", "epoch milliseconds"),
+        ({"country": "Germany"}, "country", "alpha-2"),
+        ({"platform": "x" * 65}, "platform", "1..64"),
+        ({"properties": [1, 2]}, "properties", "JSON object"),
+        ({"properties": "text"}, "properties", "JSON object"),
+        ({"properties": {f"k{i}": i for i in range(65)}}, "properties", "65 keys"),
+        ({"properties": {"blob": "x" * 9000}}, "properties", "bytes as compact JSON"),
+        ({"level_name": "x"}, "level_name", "put custom data in properties"),
+        ({"amount": 3}, "amount", "applies only to purchase"),
+        ({"duration_seconds": 3}, "duration_seconds", "applies only to session_end"),
+    ],
+)
+def test_invalid_field_is_rejected_with_field_and_reason(
+    fields: dict[str, Any], field: str, fragment: str
+) -> None:
+    result = judge(batch(at(), at(**fields), at()))
+    assert len(result.accepted) == 2
+    assert len(result.rejected) == 1
+    rejection = result.rejected[0]
+    assert (rejection.index, rejection.field) == (1, field)
+    assert fragment in rejection.error
+
+
+@pytest.mark.parametrize(
+    ("etype", "missing"),
+    [
+        ("session_start", "session_id"),
+        ("session_end", "session_id"),
+        ("session_end", "duration_seconds"),
+        ("purchase", "amount"),
+        ("purchase", "currency"),
+        ("progression", "level"),
+        ("progression", "status"),
+    ],
+)
+def test_type_specific_required_fields(etype: str, missing: str) -> None:
+    result = judge(batch(at(etype=etype, **{missing: DROP})))
+    assert [(r.field, r.error) for r in result.rejected] == [
+        (missing, f"is required for {etype} events")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"amount": 0}, "amount"),
+        ({"amount": -1.5}, "amount"),
+        ({"currency": "XXX"}, "currency"),
+        ({"currency": "eur"}, "currency"),
+        ({"item_id": ""}, "item_id"),
+    ],
+)
+def test_purchase_rules(fields: dict[str, Any], field: str) -> None:
+    result = judge(batch(at(etype="purchase", **fields)))
+    assert [r.field for r in result.rejected] == [field]
+
+
+def test_progression_status_and_session_duration_rules() -> None:
+    result = judge(
+        batch(
+            at(etype="progression", status="won"),
+            at(etype="session_end", duration_seconds=-1),
+            at(etype="progression", level=7),
+        )
+    )
+    assert [(r.index, r.field) for r in result.rejected] == [(0, "status"), (1, "duration_seconds")]
+    assert result.accepted[0].level == "7"
+
+
+def test_epoch_millis_and_offsets_become_utc() -> None:
+    millis = int(RECEIVED.timestamp() * 1000) - 1500
+    result = judge(batch(at(timestamp=millis), at(timestamp="2026-11-24T12:00:00+02:00")))
+    assert [e.event_time for e in result.accepted] == [
+        RECEIVED - timedelta(milliseconds=1500),
+        RECEIVED,
+    ]
+    assert all(e.event_time.tzinfo == UTC for e in result.accepted)
+
+
+def test_skew_correction_shifts_by_receive_minus_sent_at() -> None:
+    client_clock = RECEIVED - timedelta(hours=3)  # the device's clock is 3 h behind
+    body = batch(
+        event(timestamp=iso(client_clock - timedelta(seconds=20))),
+        sent_at=iso(client_clock),
+    )
+    [stored] = judge(body).accepted
+    assert stored.event_time == RECEIVED - timedelta(seconds=20)
+    assert stored.client_time == client_clock - timedelta(seconds=20)
+    assert stored.received_at == RECEIVED
+
+
+def test_future_and_too_old_after_correction() -> None:
+    ahead = RECEIVED + timedelta(hours=2)
+    # Without sent_at a fast clock looks like the future; with it, the event is fine.
+    assert judge(batch(event(timestamp=iso(ahead)))).rejected[0].code == "timestamp_in_future"
+    assert judge(batch(event(timestamp=iso(ahead)), sent_at=iso(ahead))).rejected == []
+    edge = batch(at(timedelta(minutes=9, seconds=59)), at(timedelta(minutes=10, seconds=1)))
+    assert [r.index for r in judge(edge).rejected] == [1]
+    old = batch(at(-timedelta(days=29, hours=23)), at(-timedelta(days=30, seconds=1)))
+    rejected = judge(old).rejected
+    assert [(r.index, r.code) for r in rejected] == [(1, "timestamp_too_old")]
+    assert "30 days" in rejected[0].error
+    lenient = judge(old, TimePolicy(late_horizon=timedelta(days=90)))
+    assert lenient.rejected == []
+
+
+def test_country_is_normalised_and_properties_kept_verbatim() -> None:
+    [stored] = judge(batch(at(country="de", properties={"a": [1, {"b": None}]}))).accepted
+    assert stored.country == "DE"
+    assert json.loads(bytes(stored.properties)) == {"a": [1, {"b": None}]}
+
+
+def test_stored_record_round_trips() -> None:
+    [stored] = judge(batch(at(etype="purchase", platform="ios", properties={"sku": "x"}))).accepted
+    again = decode_stored(encode_stored(stored))
+    assert again.event_id == stored.event_id
+    assert again.amount == stored.amount
+    assert again.event_time == stored.event_time
+    assert bytes(again.properties) == bytes(stored.properties)
+    assert stored.partition_key == b"g-1/player-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b'{"events": "x"}', "events"),
+        (b"{}", "events"),
+        (b'{"events": []}', "events"),
+        (b'{"events": [], "extra": 1}', "extra"),
+        (b'{"events": [{}], "sent_at": "noon"}', "sent_at"),
+    ],
+)
+def test_unusable_batches_raise_batch_error(body: bytes, field: str) -> None:
+    with pytest.raises(BatchError) as info:
+        judge(body)
+    assert info.value.field == field
+
+
+def test_too_many_events() -> None:
+    one = at()
+    judge(batch(*[one] * limits.MAX_EVENTS_PER_BATCH))
+    with pytest.raises(TooLarge):
+        judge(batch(*[one] * (limits.MAX_EVENTS_PER_BATCH + 1)))
+
+
+def test_duplicate_event_ids_in_one_batch_are_all_accepted() -> None:
+    one = at()
+    assert len(judge(batch(one, one)).accepted) == 2
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+field_values = st.one_of(
+    json_values,
+    st.uuids().map(str),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.integers(min_value=-(2**63), max_value=2**64),
+    st.sampled_from(["purchase", "session_end", "progression", "EUR", "start", "ui.x"]),
+)
+event_dicts = st.dictionaries(
+    st.sampled_from(
+        ["event_id", "type", "player_id", "timestamp", "session_id", "platform", "country",
+         "app_version", "properties", "duration_seconds", "amount", "currency", "item_id",
+         "level", "status", "other"]
+    ),
+    field_values,
+)  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    events=st.lists(event_dicts | json_values, max_size=8),
+    sent_at=st.none() | field_values,
+    extra=st.none() | st.binary(max_size=40),
+)
+def test_no_input_raises_anything_but_a_validation_error(
+    events: list[Any], sent_at: Any, extra: bytes | None
+) -> None:
+    body: dict[str, Any] = {"events": events}
+    if sent_at is not None:
+        body["sent_at"] = sent_at
+    raw = json.dumps(body).encode() if extra is None else extra
+    try:
+        result = judge(raw)
+    except (BatchError, TooLarge):
+        return
+    assert len(result.accepted) + len(result.rejected) == len(events)
+    for stored in result.accepted:
+        assert decode_stored(encode_stored(stored)).event_id == stored.event_id

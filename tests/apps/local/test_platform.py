@@ -1,0 +1,166 @@
+"""`gamemetrics dev` run as a user runs it: a process, its endpoints, Ctrl-C, restarts."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+from confluent_kafka.admin import AdminClient
+
+from apps.core.topics import ALL as TOPICS
+from tests.support.factory import batch, event
+from tests.support.processes import alive, descendants
+from tests.support.servers import Endpoints
+
+GAMEMETRICS = [sys.executable, "-m", "apps.cli.main"]
+
+
+@dataclass
+class Dev:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    endpoints: dict[str, str]
+
+
+def start_dev(data_dir: Path, *extra: str) -> Dev:
+    proc = subprocess.Popen(
+        [*GAMEMETRICS, "dev", "--data-dir", str(data_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    path = data_dir / "endpoints.json"
+    deadline = time.monotonic() + 90
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"gamemetrics dev exited early:\n{proc.stdout.read() if proc.stdout else ''}"
+            )
+        assert time.monotonic() < deadline, "endpoints.json never appeared"
+        time.sleep(0.1)
+    return Dev(proc, data_dir, json.loads(path.read_text()))
+
+
+def stop_dev(dev: Dev) -> tuple[float, str]:
+    dev.proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, _ = dev.proc.communicate(timeout=15)
+    return time.monotonic() - started, out
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    running = start_dev(tmp_path / "gm")
+    yield running
+    if running.proc.poll() is None:
+        stop_dev(running)
+
+
+def games_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GAMEMETRICS, "games", *args, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> None:
+    ep = dev.endpoints
+    assert set(ep) >= {"ingest_url", "postgres_dsn", "kafka_bootstrap", "redis_url"}
+    assert httpx.get(ep["ingest_url"] + "/healthz").status_code == 200
+    assert httpx.get(ep["ingest_url"] + "/readyz").json()["status"] == "ready"
+    with psycopg.connect(ep["postgres_dsn"]) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+    topics = AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]}).list_topics(timeout=10)
+    assert {t.name for t in TOPICS} <= set(topics.topics)
+    assert redis.Redis.from_url(ep["redis_url"]).ping()
+
+    created = games_cli(dev.data_dir, "create", "Space Race", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["ingest_key"]
+    r = httpx.post(
+        ep["ingest_url"] + "/v1/events",
+        json=batch(event("session_start")),
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 202
+
+    children = descendants(dev.proc.pid)
+    assert len(children) >= 4  # postgres (and its workers), tansu, redis, ingest
+    took, out = stop_dev(dev)
+    assert dev.proc.returncode == 0
+    assert took < 10
+    assert [pid for pid in children if alive(pid)] == []
+    assert not (dev.data_dir / "endpoints.json").exists()
+    for name in ("ingest_url", "postgres_dsn", "kafka_bootstrap", "redis_url"):
+        assert name in out
+
+
+def test_postgres_data_survives_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gm"
+    first = start_dev(data_dir)
+    created = games_cli(data_dir, "create", "Persistent", "--json")
+    game_id = json.loads(created.stdout)["game_id"]
+    stop_dev(first)
+    second = start_dev(data_dir)
+    try:
+        listed = json.loads(games_cli(data_dir, "list", "--json").stdout)
+        assert game_id in [g["game_id"] for g in listed]
+    finally:
+        stop_dev(second)
+
+
+def test_a_crashed_service_is_reported_and_restarted(dev: Dev) -> None:
+    url = dev.endpoints["ingest_url"]
+    [ingest_pid] = [
+        pid for pid in descendants(dev.proc.pid)
+        if Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"serve\x00ingest\x00")
+    ]  # fmt: skip
+    os.kill(ingest_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200 and not alive(ingest_pid):
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "ingest was not restarted"
+        time.sleep(0.1)
+    _, out = stop_dev(dev)
+    assert "ingest exited unexpectedly" in out
+    assert "ingest restarted" in out
+
+
+def test_external_servers_are_used_instead_of_embedded_ones(
+    tmp_path: Path, endpoints: Endpoints
+) -> None:
+    dev = start_dev(
+        tmp_path / "gm",
+        "--postgres-url", endpoints.postgres_dsn,
+        "--kafka-bootstrap", endpoints.kafka_bootstrap,
+        "--redis-url", endpoints.redis_url,
+    )  # fmt: skip
+    try:
+        assert dev.endpoints["postgres_dsn"] == endpoints.postgres_dsn
+        assert dev.endpoints["kafka_bootstrap"] == endpoints.kafka_bootstrap
+        assert dev.endpoints["redis_url"] == endpoints.redis_url
+        names = {Path(f"/proc/{p}/cmdline").read_bytes() for p in descendants(dev.proc.pid)}
+        assert not any(b"postgres" in n or b"tansu" in n or b"redis-server" in n for n in names)
+        assert httpx.get(dev.endpoints["ingest_url"] + "/readyz").status_code == 200
+    finally:
+        stop_dev(dev)
+
+
+def test_a_second_dev_on_the_same_data_dir_is_refused(dev: Dev) -> None:
+    second = subprocess.run(
+        [*GAMEMETRICS, "dev", "--data-dir", str(dev.data_dir)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert "another 'gamemetrics dev' is running" in second.stdout
