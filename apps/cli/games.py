@@ -1,14 +1,20 @@
 """`gamemetrics games ...`: create games and manage their ingest keys."""
 
 import argparse
+import contextlib
 import json
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apps.local.platform import DEFAULT_DATA_DIR
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import TupleRow
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -74,21 +80,29 @@ def _print(
     print(json.dumps(data, default=str) if args.json else text)
 
 
+@contextlib.contextmanager
+def _connect(args: argparse.Namespace) -> "Iterator[psycopg.Connection[TupleRow]]":
+    """The database the command targets (migrated), and a connection to it."""
+    import psycopg
+
+    from apps.local.database import database_url
+
+    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+        yield conn
+
+
 def _fail(message: str) -> int:
     print(f"gamemetrics games: {message}", file=sys.stderr)
     return 1
 
 
 def create(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from apps.local.database import database_url
     from apps.store import games
 
     kwargs: dict[str, Any] = {"late_horizon_days": args.late_horizon_days}
     if args.rate_limit:
         kwargs["rate_limit_eps"] = args.rate_limit
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+    with _connect(args) as conn:
         issued = games.create_game(conn, args.name, **kwargs)
     _print(
         args,
@@ -100,12 +114,9 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from apps.local.database import database_url
     from apps.store import games
 
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+    with _connect(args) as conn:
         rows = games.list_games(conn)
     data = [
         {
@@ -137,12 +148,9 @@ def _resolve_target(conn: Any, target: str) -> tuple[uuid.UUID, str | None]:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from apps.local.database import database_url
     from apps.store import games
 
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+    with _connect(args) as conn:
         try:
             game_id, key = _resolve_target(conn, args.target)
             count = games.revoke_keys(conn, game_id, key=key)
@@ -155,12 +163,9 @@ def revoke(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from apps.local.database import database_url
     from apps.store import games
 
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+    with _connect(args) as conn:
         try:
             game_id, _ = _resolve_target(conn, args.target)
             issued = games.rotate_key(conn, game_id, grace=timedelta(seconds=args.grace_seconds))
@@ -176,12 +181,9 @@ def rotate(args: argparse.Namespace) -> int:
 
 
 def set_rate(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from apps.local.database import database_url
     from apps.store import games
 
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
+    with _connect(args) as conn:
         try:
             games.set_rate_limit(conn, args.game_id, args.eps)
         except games.GameNotFound as e:

@@ -64,6 +64,8 @@ def create_app(settings: IngestSettings) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/events", post_events, methods=["POST"]),
+            # For clients configured with the bare ingest URL from endpoints.json.
+            Route("/", post_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

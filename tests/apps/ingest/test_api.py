@@ -245,9 +245,11 @@ def test_records_are_keyed_by_game_and_player(
     assert keys == {f"{game.game_id}/alice".encode(), f"{game.game_id}/bob".encode()}
 
 
-def test_unknown_paths_and_methods(client: httpx.Client) -> None:
+def test_unknown_paths_and_methods(client: httpx.Client, game: GameKey) -> None:
     assert client.get("/v1/events").status_code == 405
     assert client.post("/v2/events").status_code == 404
+    bare = client.post("/", json=batch(event()), headers=game.auth)
+    assert bare.status_code == 202
 
 
 def test_health_readiness_and_metrics(client: httpx.Client, game: GameKey) -> None:
