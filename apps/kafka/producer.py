@@ -74,6 +74,7 @@ class AsyncProducer:
         left: int = self._producer.flush(timeout)
         self._stop.set()
         self._thread.join(timeout=2)
+        self._producer.close()  # release the client: no reconnect attempts after this
         return left
 
     def metadata(self, timeout: float) -> None:
@@ -176,4 +177,5 @@ class AsyncProducer:
             old = self._producer
             self._producer = Producer({**self._config, "error_cb": self._on_error})
             self._fatal = None
-        old.flush(0)
+        old.purge()
+        old.close()

@@ -1,0 +1,1 @@
+"""Synthetic game traffic: a pure model of players (`model`) and its sender (`sender`)."""

@@ -1,0 +1,113 @@
+"""`gamemetrics simulate` end to end: real ingestion API, real Kafka, events read back."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.cli.main import main
+from tests.conftest import GameKey, new_game
+from tests.support.servers import Endpoints, UvicornThread
+from tests.support.topic import events_of_game
+
+
+def simulate(capsys: pytest.CaptureFixture[str], game: GameKey, *args: str) -> tuple[int, Any, str]:
+    """Exit code, the JSON summary (None if none was printed) and what went to stderr."""
+    code = main(["simulate", "--game", str(game.game_id), "--key", game.key, "--json", *args])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out else None, err
+
+
+def test_live_traffic_lands_every_accepted_event_once(
+    endpoints: Endpoints, ingest: UvicornThread, game: GameKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = datetime.now(UTC)
+    code, summary, _err = simulate(
+        capsys, game, "--players", "200", "--url", ingest.url, "--duration", "2", "--rate", "300"
+    )
+    assert code == 0, summary
+    assert summary["accepted"] == summary["sent"]
+    assert 300 <= summary["sent"] <= 2 * 300 + 1
+    assert (summary["rejected"], summary["failed"], summary["rejections"]) == (0, 0, [])
+    stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
+    assert len(stored) == summary["accepted"]
+    assert len({e.event_id for e in stored}) == len(stored)
+    on_time = [e for e in stored if e.client_time >= started - timedelta(seconds=1)]
+    assert len(on_time) >= len(stored) * 0.8  # the rest is late, offline play
+    assert max(e.client_time for e in stored) <= datetime.now(UTC)
+
+
+def test_a_backfill_sends_days_of_history(
+    endpoints: Endpoints, ingest: UvicornThread, game: GameKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = datetime.now(UTC)
+    code, summary, _err = simulate(
+        capsys, game, "--players", "40", "--url", ingest.url,
+        "--days", "3", "--backfill", "--rate", "5000", "--seed", "7",
+    )  # fmt: skip
+    assert code == 0, summary
+    assert summary["accepted"] == summary["sent"] > 0
+    assert summary["late"] > 0
+    stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
+    assert len(stored) == summary["accepted"]
+    assert len({e.event_id for e in stored}) == len(stored)
+    times = [e.client_time for e in stored]
+    assert min(times) >= started - timedelta(days=3)
+    assert max(times) - min(times) > timedelta(days=2)
+    assert max(times) <= datetime.now(UTC)
+    assert len({e.player_id for e in stored}) > 20
+    assert {"session_start", "session_end", "progression", "ui.click"} <= {e.type for e in stored}
+
+
+def test_a_backfill_beyond_30_days_needs_a_game_that_accepts_it(
+    endpoints: Endpoints, ingest: UvicornThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    game = new_game(endpoints.postgres_dsn, late_horizon_days=40)
+    history = ("--players", "60", "--url", ingest.url, "--days", "35", "--backfill", "--seed", "3")
+    code, summary, err = simulate(capsys, game, *history, "--rate", "5000")
+    assert (code, summary) == (2, None)
+    assert "gamemetrics games create NAME --late-horizon-days 35" in err
+
+    code, summary, err = simulate(
+        capsys, game, *history, "--rate", "5000", "--late-horizon-days", "40"
+    )
+    assert code == 0, summary
+    stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
+    assert len(stored) == summary["accepted"] > 0
+    assert min(e.client_time for e in stored) < datetime.now(UTC) - timedelta(days=30)
+
+
+def test_an_unknown_key_stops_the_run_with_exit_code_1(
+    ingest: UvicornThread, game: GameKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = GameKey(game.game_id, "gmk_" + "x" * 43)
+    code, summary, _err = simulate(
+        capsys, wrong, "--players", "10", "--url", ingest.url, "--duration", "30", "--rate", "100"
+    )
+    assert code == 1
+    assert "HTTP 401" in summary["aborted"]
+    assert summary["accepted"] == 0
+    assert summary["elapsed_seconds"] < 10
+
+
+def test_without_url_or_running_platform_it_says_what_to_do(
+    tmp_path: Path, game: GameKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--players", "5", "--rate", "5", "--duration", "1", "--data-dir", str(tmp_path))
+    code, summary, err = simulate(capsys, game, *args)
+    assert (code, summary) == (2, None)
+    assert "--url" in err
+    assert "gamemetrics dev" in err
+
+
+def test_the_url_comes_from_the_endpoints_file_of_the_data_dir(
+    tmp_path: Path, ingest: UvicornThread, game: GameKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "endpoints.json").write_text(json.dumps({"ingest_url": ingest.url}))
+    args = ("--players", "5", "--rate", "50", "--duration", "0.5", "--data-dir", str(tmp_path))
+    code, summary, _err = simulate(capsys, game, *args)
+    assert code == 0, summary
+    assert summary["url"] == ingest.url
+    assert summary["accepted"] == summary["sent"] > 0
