@@ -1,1 +1,103 @@
-def register(sub): pass
+"""`gamemetrics bench ...`: measure what this machine sustains (benchmarks, not tests).
+
+Each benchmark is a sub-command; `ingest` drives the ingestion API. The
+options every benchmark shares are added by `_common`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark this machine (ingestion; starts its own platform unless told a URL)",
+        description="Benchmarks that print a table of throughput and latency for this machine.",
+    )
+    benches = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+
+    q = benches.add_parser(
+        "ingest",
+        help="events/s and latency of POST /v1/events, with this machine's raw baselines",
+        description=(
+            "From separate load processes: 100-event batches and single events in a closed "
+            "loop, then batches in an open loop at half the closed-loop rate (latency from "
+            "the time each request was due). Baselines in the same run: Kafka produce with "
+            "the API's producer settings, and Starlette running parse_batch alone. Without "
+            "--url, an own platform (embedded PostgreSQL, Tansu, Redis, the ingest service) "
+            "is started in a temporary folder and stopped afterwards."
+        ),
+    )
+    _common(q)
+    q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
+                   help="concurrent keep-alive connections per scenario (default 32)")  # fmt: skip
+    q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
+                   help="load generator processes sharing the connections (default 1)")  # fmt: skip
+    q.add_argument("--url", help="ingestion API already running (e.g. http://127.0.0.1:8080)")
+    q.add_argument("--key", help="an ingest key of a game at --url (with a high rate limit)")
+    q.add_argument("--kafka-bootstrap", metavar="SERVERS",
+                   help="the broker for the produce baseline when --url is used")  # fmt: skip
+    q.add_argument("--open-rate", type=_positive_float, metavar="EPS",
+                   help="events/s of the open-loop scenario (default: half of (1))")  # fmt: skip
+    q.add_argument("--profile", type=Path, metavar="DIR",
+                   help="run scenario 1 again under py-spy; raw stacks go to DIR")  # fmt: skip
+    q.set_defaults(handler=run_ingest)
+
+
+def _common(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--duration", type=_positive_float, default=20.0, metavar="S",
+                   help="seconds measured per scenario, after warm-up (default 20)")  # fmt: skip
+    q.add_argument("--warmup", type=_non_negative_float, default=2.0, metavar="S",
+                   help="seconds of load before measuring (default 2)")  # fmt: skip
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be zero or a positive number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from apps.bench import ingest
+
+    options = ingest.IngestBenchOptions(
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        load_processes=args.load_processes,
+        url=args.url,
+        key=args.key,
+        kafka_bootstrap=args.kafka_bootstrap,
+        open_rate_eps=args.open_rate,
+        profile_dir=args.profile,
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = ingest.run(options, _say)
+    if args.json:
+        print(msgspec.json.encode(result).decode())
+    else:
+        print(ingest.render(result))
+    return 0
