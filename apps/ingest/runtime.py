@@ -67,7 +67,7 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await stop_task(listener)
-        left = await asyncio.to_thread(producer.close, 5.0)
+        left = await producer.close(5.0)
         if left:
             log.error("%d records were still unacknowledged at shutdown", left)
         await redis_client.aclose()

@@ -1,13 +1,17 @@
 """An asyncio face on confluent-kafka's producer: await until a whole batch is acknowledged.
 
-librdkafka does the batching and retries in its own threads; one polling
-thread here runs the delivery callbacks and hands each batch's outcome back
-to the event loop once, when its last record is acknowledged or any fails.
+librdkafka batches, compresses and retries in its own threads. Delivery
+reports are served on the event loop's thread by a pump task that calls
+`poll(0)` every millisecond while batches are outstanding: each report then
+settles its batch's future directly, with no thread hand-off. (A separate
+polling thread costs a quarter of the API's throughput in GIL hand-offs:
+docs/benchmarks.md.) Anything that may block — probing the broker — runs in
+a worker thread.
 """
 
 import asyncio
+import contextlib
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +21,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from apps.core.errors import GameMetricsError
 
 log = logging.getLogger(__name__)
+_BUSY_POLL_S = 0.001
+_IDLE_POLL_S = 0.1
+_PROBE_EVERY_S = 0.5
 
 
 class BrokerUnavailable(GameMetricsError):
@@ -24,62 +31,59 @@ class BrokerUnavailable(GameMetricsError):
 
 
 class _Batch:
-    __slots__ = ("_future", "_loop", "error", "remaining")
+    __slots__ = ("future", "remaining")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], n: int):
-        self._loop, self._future, self.remaining = loop, future, n
-        self.error: str | None = None
+    def __init__(self, future: asyncio.Future[None], n: int) -> None:
+        self.future, self.remaining = future, n
 
     def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        # Runs on the polling thread, the only thread that calls it.
-        if err is not None and self.error is None:
-            self.error = err.str()
-            self._loop.call_soon_threadsafe(self._settle)
+        # Called by poll() on the event loop's thread.
+        if self.future.done():
+            return
+        if err is not None:
+            self.future.set_exception(BrokerUnavailable(err.str()))
             return
         self.remaining -= 1
-        if self.remaining == 0 and self.error is None:
-            self._loop.call_soon_threadsafe(self._settle)
-
-    def _settle(self) -> None:
-        if self._future.done():
-            return
-        if self.error is None:
-            self._future.set_result(None)
-        else:
-            self._future.set_exception(BrokerUnavailable(self.error))
+        if self.remaining == 0:
+            self.future.set_result(None)
 
 
 class AsyncProducer:
     """Produce batches and await their acknowledgement (acks=all, idempotent).
 
-    `start` and `close` are called from the event loop's thread; `send`
-    may be called concurrently by many requests.
+    Every method is called on the event loop's thread; `send` may be called
+    by many requests at once.
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
-        self._producer = Producer({**config, "error_cb": self._on_error})
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
+        self._producer = self._new_producer()
+        self._outstanding = 0
+        self._wake = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
         self._down_since: float | None = None
-        self._fatal: str | None = None
-        self._stalled = threading.Event()
-        self._lock = threading.Lock()
+        self._replace_reason: str | None = None
+        self._stalled = False
+
+    def _new_producer(self) -> Producer:
+        return Producer({**self._config, "error_cb": self._on_error})
 
     def start(self) -> None:
-        self._thread.start()
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump(), name="kafka-pump")
 
-    def close(self, timeout: float = 5.0) -> int:
-        """Flush what is queued (up to `timeout`) and stop; returns records left undelivered."""
-        left: int = self._producer.flush(timeout)
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._producer.close()  # release the client: no reconnect attempts after this
+    async def close(self, grace: float = 5.0) -> int:
+        """Deliver what is queued (up to `grace` s), then stop; returns records left undelivered."""
+        deadline = time.monotonic() + grace
+        while len(self._producer) and time.monotonic() < deadline:
+            self._producer.poll(0)
+            await asyncio.sleep(0.005)
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+        left = len(self._producer)
+        self._producer.purge()
+        self._producer.poll(0)
+        self._producer.close()
         return left
-
-    def metadata(self, timeout: float) -> None:
-        """Ask the cluster for metadata (blocking); raises KafkaException if unreachable."""
-        self._producer.list_topics(timeout=timeout)
 
     @property
     def queue_depth(self) -> int:
@@ -87,7 +91,11 @@ class AsyncProducer:
 
     @property
     def broker_down(self) -> bool:
-        return self._down_since is not None or self._fatal is not None
+        return self._down_since is not None
+
+    def metadata(self, timeout: float) -> None:
+        """Ask the cluster for metadata; blocks, so call it from a thread. Raises if down."""
+        self._producer.list_topics(timeout=timeout)
 
     async def send(
         self, topic: str, records: Sequence[tuple[bytes, bytes]], *, within: float
@@ -98,71 +106,94 @@ class AsyncProducer:
         Fails at once while the broker is known to be unreachable, so clients
         are told to retry instead of waiting out the delivery timeout.
         """
-        if self._fatal is not None:
-            self._recreate()
+        if self._replace_reason is not None:
+            self._replace()
         if self._down_since is not None:
             raise BrokerUnavailable("broker unreachable")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        batch = _Batch(loop, future, len(records))
-        produce = self._producer.produce
-        for key, value in records:
-            try:
-                produce(topic, value, key, on_delivery=batch.on_delivery)
-            except BufferError:
-                batch.error = "producer queue is full"
-                raise BrokerUnavailable(batch.error) from None
-            except KafkaException as e:
-                batch.error = str(e)
-                raise BrokerUnavailable(batch.error) from None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch = _Batch(future, len(records))
+        produce, report = self._producer.produce, batch.on_delivery
+        try:
+            for key, value in records:
+                produce(topic, value, key, on_delivery=report)
+        except BufferError:
+            future.cancel()
+            raise BrokerUnavailable("producer queue is full") from None
+        except KafkaException as e:
+            future.cancel()
+            self._note_fatal(e)
+            raise BrokerUnavailable(str(e)) from None
+        self._outstanding += 1
+        self._wake.set()
         try:
             await asyncio.wait_for(future, within)
         except TimeoutError:
-            batch.error = "delivery timed out"
-            self._stalled.set()
-            raise BrokerUnavailable(batch.error) from None
+            self._stalled = True
+            raise BrokerUnavailable("delivery timed out") from None
         except BrokerUnavailable:
-            self._stalled.set()
+            self._stalled = True
             raise
+        finally:
+            self._outstanding -= 1
 
-    def _poll_forever(self) -> None:
+    async def _pump(self) -> None:
+        """Serve delivery reports and error callbacks; watch the broker's health.
+
+        It must outlive any error: without it no request is ever answered.
+        """
         last_probe = 0.0
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
-            if self._down_since is not None and time.monotonic() - last_probe > 0.5:
-                last_probe = time.monotonic()
-                self._probe()
-            elif self._stalled.is_set():
-                self._stalled.clear()
-                self._check_stall()
+        while True:
+            try:
+                self._producer.poll(0)
+            except KafkaException as e:  # poll raises a fatal error once the producer is unusable
+                self._note_fatal(e)
+            now = time.monotonic()
+            unhealthy = self._down_since is not None or self._stalled
+            if unhealthy and now - last_probe > _PROBE_EVERY_S:
+                last_probe = now
+                try:
+                    await self._probe()
+                except Exception:
+                    log.exception("broker probe failed")
+            if self._outstanding:
+                await asyncio.sleep(_BUSY_POLL_S)
+            else:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _IDLE_POLL_S)
 
-    def _check_stall(self) -> None:
-        """Deliveries failed: if the broker answers anyway, this producer is wedged.
+    async def _probe(self) -> None:
+        """While down: is the broker back? After failed deliveries: is this producer wedged?
 
         A broker that lost its producer-id state (an in-memory broker restarted)
         leaves an idempotent producer retrying forever without a fatal error;
         a new producer gets a new id and carries on.
         """
         try:
-            self._producer.list_topics(timeout=1.0)
+            await asyncio.to_thread(self.metadata, 1.0)
         except KafkaException:
             return
-        log.warning("deliveries fail while the broker is reachable: recreating the producer")
-        self._fatal = "deliveries fail while the broker is reachable"
+        if self._down_since is not None:
+            log.warning("broker reachable again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+        elif self._stalled:
+            log.warning("deliveries fail while the broker is reachable: recreating the producer")
+            self._replace_reason = "deliveries fail while the broker is reachable"
+        self._stalled = False
 
-    def _probe(self) -> None:
-        try:
-            self._producer.list_topics(timeout=0.5)
-        except KafkaException:
-            return
-        down_for = time.monotonic() - (self._down_since or time.monotonic())
-        log.warning("broker reachable again after %.1f s", down_for)
-        self._down_since = None
+    def _note_fatal(self, exc: KafkaException) -> None:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        if err is not None and (err.fatal() or err.code() == KafkaError._FATAL):
+            if self._replace_reason is None:
+                log.error("producer in a fatal state, it will be recreated: %s", err.str())
+            self._replace_reason = err.str()
+        else:
+            log.warning("producer: %s", exc)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             log.error("fatal producer error, the producer will be recreated: %s", err.str())
-            self._fatal = err.str()
+            self._replace_reason = err.str()
         elif err.code() == KafkaError._ALL_BROKERS_DOWN:
             if self._down_since is None:
                 log.warning("all brokers down: answering 503 until one is back")
@@ -170,12 +201,11 @@ class AsyncProducer:
         else:
             log.info("producer: %s", err.str())
 
-    def _recreate(self) -> None:
-        with self._lock:
-            if self._fatal is None:
-                return
-            old = self._producer
-            self._producer = Producer({**self._config, "error_cb": self._on_error})
-            self._fatal = None
+    def _replace(self) -> None:
+        """Swap in a new producer; batches still waiting on the old one fail with 503."""
+        old = self._producer
+        self._producer = self._new_producer()
+        self._replace_reason = None
         old.purge()
+        old.poll(0)  # purged records report errors now, settling their batches
         old.close()
