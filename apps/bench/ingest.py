@@ -52,6 +52,8 @@ class IngestBenchOptions:
     open_rate_eps: float | None = None
     """Events/s of scenario (3); default half of what (1) reached."""
     profile_dir: Path | None = None
+    workers: int = 2
+    """Ingest worker processes of the own platform (SO_REUSEPORT)."""
     command: str = "gamemetrics bench ingest"
 
 
@@ -144,7 +146,7 @@ def _target(options: IngestBenchOptions, say: Say) -> Iterator[Target]:
     if options.url is not None and options.key is not None:
         yield Target(options.url, options.key, options.kafka_bootstrap)
         return
-    with own_platform(say) as target:
+    with own_platform(say, workers=options.workers) as target:
         yield target
 
 

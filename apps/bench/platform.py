@@ -55,7 +55,7 @@ class _Stoppable:
 
 
 @contextlib.contextmanager
-def own_platform(say: Callable[[str], None]) -> Iterator[Target]:
+def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Target]:
     """Start the platform in a temporary folder; stop everything and delete it on exit."""
     import psycopg
 
@@ -97,10 +97,15 @@ def own_platform(say: Callable[[str], None]) -> Iterator[Target]:
             unit = ServiceUnit(
                 service,
                 port,
-                {**env, f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1"},
+                {
+                    **env,
+                    f"{prefix}_PORT": str(port),
+                    f"{prefix}_HOST": "127.0.0.1",
+                    f"{prefix}_WORKERS": str(workers),
+                },
                 logs / f"{service.name}.log",
             )
-            say(f"starting {service.name} service on port {port}...")
+            say(f"starting {service.name} service on port {port} ({workers} worker processes)...")
             unit.start()
             running.units.append(unit)
             pids = {

@@ -53,7 +53,8 @@ def start_recording(
 ) -> subprocess.Popen[bytes]:
     """Record `pid` for `seconds` in the background (all threads, idle ones excluded)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    argv = [py_spy(), "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+    argv = [py_spy(), "record", "--pid", str(pid), "--subprocesses",
+            "--duration", str(max(1, round(seconds))),
             "--rate", str(rate), "--format", "raw", "--threads", "--output", str(out)]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -5,6 +5,7 @@ options every benchmark shares are added by `_common`.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="the broker for the produce baseline when --url is used")  # fmt: skip
     q.add_argument("--open-rate", type=_positive_float, metavar="EPS",
                    help="events/s of the open-loop scenario (default: half of (1))")  # fmt: skip
+    q.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="ingest processes of the own platform (default: one per core)")  # fmt: skip
     q.add_argument("--profile", type=Path, metavar="DIR",
                    help="run scenario 1 again under py-spy; raw stacks go to DIR")  # fmt: skip
     q.set_defaults(handler=run_ingest)
@@ -93,6 +96,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         kafka_bootstrap=args.kafka_bootstrap,
         open_rate_eps=args.open_rate,
         profile_dir=args.profile,
+        workers=args.workers,
         command=" ".join(["gamemetrics", *sys.argv[1:]]),
     )
     result = ingest.run(options, _say)

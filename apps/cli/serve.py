@@ -15,6 +15,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("service", choices=[s.name for s in services.ALL])
     p.add_argument("--host", help="listen address (default from GAMEMETRICS_<SERVICE>_HOST)")
     p.add_argument("--port", type=int, help="listen port (default from GAMEMETRICS_<SERVICE>_PORT)")
+    p.add_argument(
+        "--workers", type=int, help="processes sharing the port (GAMEMETRICS_<SERVICE>_WORKERS, 1)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -25,27 +28,19 @@ def run(args: argparse.Namespace) -> int:
         env[f"{prefix}_HOST"] = args.host
     if args.port:
         env[f"{prefix}_PORT"] = str(args.port)
+    if args.workers:
+        env[f"{prefix}_WORKERS"] = str(args.workers)
     if args.service == "ingest":
         return _serve_ingest(env)
     raise AssertionError(f"no runner for {args.service}")
 
 
 def _serve_ingest(env: dict[str, str]) -> int:
-    import uvicorn
-
     from apps.ingest.app import create_app
     from apps.ingest.settings import IngestSettings
+    from apps.server import serve
 
     settings = IngestSettings.from_env(env)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=3,
-        server_header=False,
+    return serve(
+        create_app, settings, host=settings.host, port=settings.port, workers=settings.workers
     )
-    return 0

@@ -18,6 +18,8 @@ class IngestSettings:
     redis_url: str
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 1
+    """Processes sharing the port (SO_REUSEPORT): one per core a pod or machine gives it."""
     stack: Stack = "local"
     events_topic: str = EVENTS.name
     late_horizon: timedelta = limits.DEFAULT_LATE_HORIZON
@@ -37,6 +39,7 @@ class IngestSettings:
             redis_url=read.text("REDIS_URL"),
             host=read.text("INGEST_HOST", "0.0.0.0"),  # noqa: S104 - a container listens on all
             port=read.integer("INGEST_PORT", 8080, minimum=1, maximum=65535),
+            workers=read.integer("INGEST_WORKERS", 1, minimum=1, maximum=64),
             stack=stack,  # narrowed to Stack by the check above
             late_horizon=read.seconds(
                 "LATE_HORIZON_SECONDS", limits.DEFAULT_LATE_HORIZON, minimum=60
