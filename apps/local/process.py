@@ -52,6 +52,8 @@ def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
     """`preferred` if nothing listens there, else a free ephemeral port."""
     for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as s:
+            # As the servers do: a port whose old connections linger in TIME_WAIT is free.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
             except OSError:
