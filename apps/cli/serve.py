@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         env[f"{prefix}_WORKERS"] = str(args.workers)
     if args.service == "ingest":
         return _serve_ingest(env)
+    if args.service == "processor":
+        return _serve_processor(env)
     raise AssertionError(f"no runner for {args.service}")
 
 
@@ -44,3 +46,12 @@ def _serve_ingest(env: dict[str, str]) -> int:
     return serve(
         create_app, settings, host=settings.host, port=settings.port, workers=settings.workers
     )
+
+
+def _serve_processor(env: dict[str, str]) -> int:
+    from apps.processor.app import create_app
+    from apps.processor.settings import ProcessorSettings
+    from apps.server import serve
+
+    settings = ProcessorSettings.from_env(env)
+    return serve(create_app, settings, host=settings.host, port=settings.port, workers=1)

@@ -40,6 +40,8 @@ class Service:
     memory_limit_mib: int = 512
     endpoint_key: str | None = None
     """Key in `<data-dir>/endpoints.json` under which `gamemetrics dev` publishes its URL."""
+    drain_path: str | None = None
+    """Answers {"caught_up": bool} once the service has consumed everything (local shutdown)."""
 
 
 INGEST: Final = Service(
@@ -58,7 +60,26 @@ INGEST: Final = Service(
     endpoint_key="ingest_url",
 )
 
-ALL: Final[tuple[Service, ...]] = (INGEST,)
+PROCESSOR: Final = Service(
+    name="processor",
+    command=("gamemetrics", "serve", "processor"),
+    port=8081,
+    public=False,
+    needs=frozenset({"postgres", "kafka"}),
+    produces=(topics.EVENTS_DLQ,),
+    consumes=(topics.EVENTS,),
+    scaling={
+        "dev": Scaling(1, 2),
+        "staging": Scaling(2, 6),
+        # More consumers than partitions would idle: the bound is the partition count.
+        "prod": Scaling(3, topics.EVENTS.partitions["prod"]),
+    },
+    cpu_request_millis=500,
+    memory_limit_mib=768,
+    drain_path="/drain",
+)
+
+ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR)
 
 
 def by_name(name: str) -> Service:

@@ -25,7 +25,9 @@ from apps.local.services import ServiceUnit
 from apps.local.supervisor import Supervisor
 from apps.store.migrate import migrate
 
-STOP_BUDGET: Final = 8.0
+STOP_BUDGET: Final = 9.0
+DRAIN_BUDGET: Final = 5.0
+DRAIN_STEADY: Final = 1.0
 ENDPOINTS_FILE: Final = "endpoints.json"
 DEFAULT_DATA_DIR: Final = Path(".gamemetrics")
 PREFERRED_PORTS: Final = {"postgres": 55432, "kafka": 19092, "redis": 16379}
@@ -92,10 +94,11 @@ def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     supervisor = Supervisor(report=say)
+    units: list[ServiceUnit] = []
     endpoints_path = data_dir / ENDPOINTS_FILE
     with _exclusive(data_dir):
         try:
-            endpoints = _start_everything(options, data_dir, logs, supervisor, stop, say)
+            endpoints = _start_everything(options, data_dir, logs, supervisor, units, stop, say)
             if endpoints is None:
                 return 130
             _write_endpoints(endpoints_path, endpoints)
@@ -111,7 +114,10 @@ def run_dev(options: DevOptions, say: Callable[[str], None]) -> int:
         finally:
             started = time.monotonic()
             endpoints_path.unlink(missing_ok=True)
-            supervisor.stop_all(0.5 if stop.forced() else STOP_BUDGET)
+            if not stop.forced():
+                _drain(supervisor, units, stop, say)
+            left = STOP_BUDGET - (time.monotonic() - started)
+            supervisor.stop_all(0.5 if stop.forced() else max(left, 2.0))
             say(f"stopped in {time.monotonic() - started:.1f} s")
 
 
@@ -120,6 +126,7 @@ def _start_everything(
     data_dir: Path,
     logs: Path,
     supervisor: Supervisor,
+    units: list[ServiceUnit],
     stop: _StopRequested,
     say: Callable[[str], None],
 ) -> dict[str, str] | None:
@@ -183,9 +190,46 @@ def _start_everything(
         )  # fmt: skip
         say(f"starting {service.name} on port {port}...")
         supervisor.start(unit)
+        units.append(unit)
         if service.endpoint_key:
             endpoints[service.endpoint_key] = unit.url
     return {"ingest_url": endpoints.pop("ingest_url"), **endpoints}
+
+
+def _drain(
+    supervisor: Supervisor,
+    units: list[ServiceUnit],
+    stop: _StopRequested,
+    say: Callable[[str], None],
+) -> None:
+    """Stop taking events, then wait until the consumers have stored what the broker holds.
+
+    The local broker keeps data in memory: stopping it earlier would lose events
+    that were acknowledged to clients. A consumer must report itself caught up
+    for `DRAIN_STEADY` seconds in a row (one fetch round trip), so a record
+    produced just before ingestion stopped is not missed.
+    """
+    for unit in units:
+        if unit.service.public:
+            supervisor.stop(unit, 3.0)
+    consumers = [u for u in units if u.service.drain_path and u.alive()]
+    if not consumers:
+        return
+    deadline = time.monotonic() + DRAIN_BUDGET
+    steady_since: float | None = None
+    while time.monotonic() < deadline and not stop.forced():
+        if all(u.drained() for u in consumers):
+            steady_since = steady_since or time.monotonic()
+            if time.monotonic() - steady_since >= DRAIN_STEADY:
+                say("all events stored")
+                return
+        else:
+            steady_since = None
+        time.sleep(0.1)
+    say(
+        "WARNING: stopped before the processor caught up; events still in the local "
+        "broker are lost (their clients were told they were accepted)"
+    )
 
 
 def _write_endpoints(path: Path, endpoints: dict[str, str]) -> None:

@@ -1,5 +1,6 @@
 """A declared service run as a child process of `gamemetrics dev`."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -44,6 +45,17 @@ class ServiceUnit:
                 return bool(r.status == 200)
         except OSError:
             return False
+
+    def drained(self) -> bool:
+        """True when the service says it has consumed everything (see Service.drain_path)."""
+        if self.service.drain_path is None:
+            return True
+        try:
+            with urllib.request.urlopen(self.url + self.service.drain_path, timeout=1) as r:  # noqa: S310 - loopback
+                state = json.load(r)
+        except (OSError, ValueError):
+            return False
+        return bool(state.get("caught_up")) and state.get("lag") == 0
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

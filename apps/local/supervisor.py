@@ -79,6 +79,11 @@ class Supervisor:
                     slot.retry_at = now + slot.backoff
                     self.report(f"{slot.unit.name} failed to restart: {e}")
 
+    def stop(self, unit: Unit, timeout: float) -> None:
+        """Stop one unit now and stop supervising it."""
+        self._slots = [s for s in self._slots if s.unit is not unit]
+        unit.stop(timeout)
+
     def stop_all(self, budget: float) -> None:
         """Stop units in reverse start order, sharing `budget` seconds between them."""
         deadline = time.monotonic() + budget

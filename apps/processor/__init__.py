@@ -1,0 +1,1 @@
+"""The processor: events from Kafka into PostgreSQL once each, rollups in the same transaction."""

@@ -1,0 +1,62 @@
+"""Step 2b of the chain: records that can never be stored go to the dead-letter topic.
+
+Each carries its reason and origin in headers. `send` returns only when the
+broker acknowledged them, so the offsets behind them may then be committed.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from apps.core.errors import GameMetricsError
+
+
+class DeadLetterFailed(GameMetricsError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    reason: str
+    code: str
+
+
+class DeadLetters:
+    def __init__(self, config: dict[str, Any], topic: str) -> None:
+        self._producer = Producer(config)
+        self._topic = topic
+
+    def send(self, letters: list[DeadLetter], timeout: float = 30.0) -> None:
+        errors: list[str] = []
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                errors.append(err.str())
+
+        for letter in letters:
+            self._producer.produce(
+                self._topic,
+                letter.value,
+                letter.key,
+                headers=[
+                    ("gm-dlq-reason", letter.reason.encode()[:4096]),
+                    ("gm-dlq-code", letter.code.encode()),
+                    ("gm-source-topic", letter.topic.encode()),
+                    ("gm-source-partition", str(letter.partition).encode()),
+                    ("gm-source-offset", str(letter.offset).encode()),
+                ],
+                on_delivery=report,
+            )
+        left = self._producer.flush(timeout)
+        if left or errors:
+            raise DeadLetterFailed(f"dead-letter topic did not take {left or len(errors)} records")
+
+    def close(self) -> None:
+        self._producer.flush(5)
+        self._producer.close()
