@@ -86,6 +86,10 @@ _AT_PATH = re.compile(r"^(?P<msg>.*?) - at `\$(?:\.(?P<field>[A-Za-z_0-9]+))?[^`
 _NAMED = re.compile(r"`(?P<field>[^`]+)`")
 # Fewer bytes than this cannot hold more than MAX_PROPERTIES_KEYS keys ("":0, is 5 bytes).
 _OPEN_BRACE: Final = ord("{")
+# A \u0000 escape not itself escaped (preceded by an even number of backslashes).
+_NUL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# PostgreSQL text cannot hold NUL: refuse it here, where the client learns why.
+_TEXT_FIELDS: Final = ("player_id", "session_id", "platform", "app_version", "item_id")
 _KEYS_SURELY_WITHIN: Final = (limits.MAX_PROPERTIES_KEYS + 1) * 5
 _event_decoder = msgspec.json.Decoder(IncomingEvent)
 _batch_decoder = msgspec.json.Decoder(IncomingBatch)
@@ -192,6 +196,10 @@ def _judge(raw: msgspec.Raw, game_id: str, window: _Window) -> StoredEvent:
             f"{ev.currency} is not in the shipped rate table (rates of {currency.RATES_DATE})",
             UNSUPPORTED_CURRENCY,
         )
+    for name in _TEXT_FIELDS:
+        value = getattr(ev, name)
+        if value is not None and "\x00" in value:
+            raise _Reject(name, "must not contain NUL characters", INVALID_FIELD)
     properties = ev.properties
     if properties is not EMPTY_OBJECT:
         properties = _check_properties(properties)
@@ -275,6 +283,8 @@ def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
     data = memoryview(raw)
     if len(data) == 0 or data[0] != _OPEN_BRACE:
         raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
+    if _NUL_ESCAPE.search(data):
+        raise _Reject("properties", "must not contain NUL characters (\\u0000)", INVALID_FIELD)
     if len(data) < _KEYS_SURELY_WITHIN:
         return raw
     value = msgspec.json.decode(data)

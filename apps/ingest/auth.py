@@ -3,8 +3,8 @@
 Grants are cached for `ttl`; a listener on the keys channel (NOTIFY sent by
 every key change in the same transaction) clears the cache as soon as a
 change commits, so a revoked key stops working at once. While the listener
-is disconnected the cache is bypassed. Cached grants keep ingestion going
-through a short database outage.
+is disconnected the cache is only a fallback for when the database cannot be
+asked, so cached grants keep ingestion going through a database outage.
 """
 
 import asyncio
@@ -59,13 +59,17 @@ class KeyResolver:
                 cur = await conn.execute(GRANT_SQL, (digest,))
                 row = await cur.fetchone()
         except (psycopg.OperationalError, TimeoutError) as e:
+            # No key change can commit while the database is down: a grant cached
+            # before the outage is still right, listener or not.
+            hit = self._cache.get(digest)
+            if hit is not None and hit[1] > now:
+                return _granted(hit[0])
             log.warning("key lookup failed: %s", type(e).__name__)
             raise DependencyDown("key store") from None
         grant = KeyGrant(*row) if row else None
-        if self._listening:
-            if len(self._cache) >= _MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[digest] = (grant, now + self._expiry(grant))
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[digest] = (grant, now + self._expiry(grant))
         return _granted(grant)
 
     def _expiry(self, grant: KeyGrant | None) -> float:
@@ -92,8 +96,9 @@ class KeyResolver:
             except psycopg.OperationalError as e:
                 log.warning("key-change listener disconnected (%s); retrying", type(e).__name__)
             finally:
+                # Changes may be missed from now on: the cache becomes a fallback only,
+                # and is cleared when listening resumes.
                 self._listening = False
-                self._cache.clear()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 

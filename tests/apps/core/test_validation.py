@@ -251,3 +251,15 @@ def test_no_input_raises_anything_but_a_validation_error(
     assert len(result.accepted) + len(result.rejected) == len(events)
     for stored in result.accepted:
         assert decode_stored(encode_stored(stored)).event_id == stored.event_id
+
+
+def test_nul_characters_are_refused_where_postgres_cannot_store_them() -> None:
+    result = judge(
+        batch(
+            at(player_id="a\x00b"),
+            at(properties={"note": "x\x00y"}),
+            at(properties={"path": "C:\\u0000"}),  # a backslash, then the text u0000: fine
+        )
+    )
+    assert [(r.index, r.field) for r in result.rejected] == [(0, "player_id"), (1, "properties")]
+    assert all("NUL" in r.error for r in result.rejected)

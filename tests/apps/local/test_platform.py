@@ -17,6 +17,7 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from apps.core.topics import ALL as TOPICS
+from apps.store.migrate import migration_files
 from tests.support.factory import batch, event
 from tests.support.processes import alive, descendants
 from tests.support.servers import Endpoints
@@ -76,7 +77,8 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     assert httpx.get(ep["ingest_url"] + "/healthz").status_code == 200
     assert httpx.get(ep["ingest_url"] + "/readyz").json()["status"] == "ready"
     with psycopg.connect(ep["postgres_dsn"]) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        applied = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        assert applied == (len(migration_files()),)
     topics = AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]}).list_topics(timeout=10)
     assert {t.name for t in TOPICS} <= set(topics.topics)
     assert redis.Redis.from_url(ep["redis_url"]).ping()
@@ -92,7 +94,7 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     assert r.status_code == 202
 
     children = descendants(dev.proc.pid)
-    assert len(children) >= 4  # postgres (and its workers), tansu, redis, ingest
+    assert len(children) >= 5  # postgres (and its workers), tansu, redis, ingest, processor
     took, out = stop_dev(dev)
     assert dev.proc.returncode == 0
     assert took < 10
@@ -155,6 +157,33 @@ def test_external_servers_are_used_instead_of_embedded_ones(
         assert httpx.get(dev.endpoints["ingest_url"] + "/readyz").status_code == 200
     finally:
         stop_dev(dev)
+
+
+def test_ctrl_c_drains_the_in_memory_broker_into_postgres(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gm"
+    first = start_dev(data_dir)
+    created = json.loads(games_cli(data_dir, "create", "Drain", "--json").stdout)
+    simulated = subprocess.run(
+        [*GAMEMETRICS, "simulate", "--data-dir", str(data_dir), "--game", created["game_id"],
+         "--key", created["ingest_key"], "--players", "500", "--rate", "20000",
+         "--days", "2", "--backfill", "--seed", "3", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    accepted = json.loads(simulated.stdout)["accepted"]
+    assert accepted > 5000
+    took, out = stop_dev(first)  # at once: most events are still in the broker only
+    assert "all events stored" in out
+    assert took < 10
+    second = start_dev(data_dir)
+    try:
+        with psycopg.connect(second.endpoints["postgres_dsn"]) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT event_id) FROM events WHERE game_id = %s",
+                (created["game_id"],),
+            ).fetchone()
+        assert row == (accepted, accepted)
+    finally:
+        stop_dev(second)
 
 
 def test_a_second_dev_on_the_same_data_dir_is_refused(dev: Dev) -> None:

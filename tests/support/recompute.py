@@ -1,0 +1,74 @@
+"""Rollups recomputed from the raw `events` table, to compare with what the processor keeps."""
+
+import uuid
+from typing import Any
+
+import psycopg
+
+_PLAYER_DAYS_FROM_EVENTS = """
+SELECT (event_time AT TIME ZONE 'UTC')::date, player_id,
+       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, ''),
+       count(*), count(*) FILTER (WHERE event_type = 'session_end'),
+       round(coalesce(sum(duration_seconds)
+             FILTER (WHERE event_type = 'session_end'), 0)::numeric, 6),
+       count(*) FILTER (WHERE event_type = 'purchase')
+FROM events WHERE game_id = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+_PLAYER_DAYS = """
+SELECT day, player_id, platform, country, app_version, events, sessions,
+       round(session_seconds::numeric, 6), purchases
+FROM player_days WHERE game_id = %s ORDER BY 1, 2, 3, 4, 5
+"""
+_PLAYERS_FROM_EVENTS = """
+SELECT DISTINCT ON (player_id) player_id, event_time, (event_time AT TIME ZONE 'UTC')::date,
+       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, '')
+FROM events WHERE game_id = %s ORDER BY player_id, event_time, event_id
+"""
+_PLAYERS = """
+SELECT player_id, first_seen, first_day, platform, country, app_version
+FROM players WHERE game_id = %s ORDER BY player_id
+"""
+_REVENUE_FROM_EVENTS = """
+SELECT (event_time AT TIME ZONE 'UTC')::date, coalesce(platform, ''), coalesce(country, ''),
+       coalesce(app_version, ''), currency, round(sum(amount)::numeric, 6), count(*)
+FROM events WHERE game_id = %s AND event_type = 'purchase'
+GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+_REVENUE = """
+SELECT day, platform, country, app_version, currency, round(amount::numeric, 6), purchases
+FROM daily_revenue WHERE game_id = %s ORDER BY 1, 2, 3, 4, 5
+"""
+_COUNTS_FROM_EVENTS = """
+SELECT date_trunc('minute', event_time, 'UTC'), event_type, count(*)
+FROM events WHERE game_id = %s GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_COUNTS = "SELECT minute, event_type, events FROM event_counts WHERE game_id = %s ORDER BY 1, 2"
+
+PAIRS = {
+    "player_days": (_PLAYER_DAYS, _PLAYER_DAYS_FROM_EVENTS),
+    "players": (_PLAYERS, _PLAYERS_FROM_EVENTS),
+    "daily_revenue": (_REVENUE, _REVENUE_FROM_EVENTS),
+    "event_counts": (_COUNTS, _COUNTS_FROM_EVENTS),
+}
+
+
+def rollup_differences(
+    dsn: str, game_id: uuid.UUID | str
+) -> dict[str, tuple[list[Any], list[Any]]]:
+    """Each rollup whose rows differ from the recomputation: {name: (kept, recomputed)}."""
+    differences = {}
+    with psycopg.connect(dsn) as conn:
+        for name, (kept_sql, recomputed_sql) in PAIRS.items():
+            kept = conn.execute(kept_sql, (game_id,)).fetchall()
+            recomputed = conn.execute(recomputed_sql, (game_id,)).fetchall()
+            if kept != recomputed:
+                differences[name] = (kept, recomputed)
+    return differences
+
+
+def stored_ids(dsn: str, game_id: uuid.UUID | str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT event_id::text FROM events WHERE game_id = %s", (game_id,)
+        ).fetchall()
+    return [r[0] for r in rows]
