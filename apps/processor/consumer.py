@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -69,6 +70,7 @@ class Processor:
         self._conn: psycopg.Connection[TupleRow] | None = None
         self._writer: BatchWriter | None = None
         self._partitions = Partitions()
+        self._ahead_for: date | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop`; blocks. Raises only on what it cannot handle (after closing)."""
@@ -182,10 +184,16 @@ class Processor:
         return written, bad_first + bad_second
 
     def _connect(self) -> BatchWriter:
+        today = datetime.now(UTC).date()
         if self._writer is None:
             self._conn = psycopg.connect(self.settings.postgres_dsn, connect_timeout=5)
             self._partitions.forget()
             self._writer = BatchWriter(self._conn, self._partitions)
+            self._ahead_for = None
+        if self._ahead_for != today:
+            assert self._conn is not None
+            self._partitions.ensure_ahead(self._conn, today)
+            self._ahead_for = today
         return self._writer
 
     def _disconnect(self) -> None:

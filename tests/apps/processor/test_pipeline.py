@@ -212,3 +212,17 @@ def _rollups(dsn: str, game_id: uuid.UUID) -> dict[str, list[tuple[Any, ...]]]:
             ).fetchall()
             for table in ("players", "player_days", "daily_revenue", "event_counts")
         }
+
+
+def test_partitions_exist_a_week_ahead(endpoints: Endpoints, processor: ThreadedProcessor) -> None:
+    poll_until(lambda: processor.processor.database_ok, timeout=30, what="a first batch")
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        names = {
+            name
+            for (name,) in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'events'::regclass"
+            ).fetchall()
+        }
+    today = now().date()
+    assert {partition_name(today + timedelta(days=d)) for d in range(-1, 8)} <= names
