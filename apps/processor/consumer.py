@@ -91,6 +91,12 @@ class Processor:
             producer_config(s.kafka_bootstrap, client_id="processor-dlq"), s.dlq_topic
         )
         try:
+            self._connect()  # partitions ahead from the start
+            self.database_ok = True
+        except _DOWN_ERRORS as e:
+            log.warning("database unavailable at start (%s); retrying with the first batch", e)
+            self._disconnect()
+        try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
                 messages = consumer.consume(s.max_batch, s.batch_wait.total_seconds())
