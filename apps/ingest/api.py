@@ -59,8 +59,6 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
         return batch_response(result, 400)
 
     wait = await rt.limiter.acquire(game_id, grant.rate_limit_eps, len(result.accepted))
-    rt.metrics.rate_limiter_failures.inc(rt.limiter.failures - rt.limiter_failures_seen)
-    rt.limiter_failures_seen = rt.limiter.failures
     if wait:
         raise RateLimited(wait, grant.rate_limit_eps)
 

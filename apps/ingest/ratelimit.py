@@ -11,6 +11,7 @@ import math
 from typing import Final
 
 import redis.asyncio as aioredis
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from apps.core import limits
@@ -43,11 +44,14 @@ return {allowed, wait_ms}
 
 
 class RateLimiter:
-    def __init__(self, client: "aioredis.Redis", burst_seconds: float = 2.0) -> None:
+    def __init__(
+        self, client: "aioredis.Redis", failures: Counter, burst_seconds: float = 2.0
+    ) -> None:
         self._client = client
         self._script = client.register_script(_SCRIPT)
         self._burst_seconds = burst_seconds
-        self.failures = 0
+        self._failures = failures
+        self._failed = 0
 
     def burst(self, rate_eps: int) -> int:
         return max(math.ceil(rate_eps * self._burst_seconds), limits.MAX_EVENTS_PER_BATCH)
@@ -59,8 +63,9 @@ class RateLimiter:
                 keys=[f"gm:rl:{game_id}"], args=[rate_eps, self.burst(rate_eps), cost]
             )
         except (RedisError, OSError) as e:
-            self.failures += 1
-            if self.failures == 1 or self.failures % 1000 == 0:
+            self._failures.inc()
+            self._failed += 1
+            if self._failed == 1 or self._failed % 1000 == 0:
                 log.warning("rate limiter unavailable (%s); letting requests through", e)
             return 0
         if allowed:

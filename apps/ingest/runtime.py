@@ -27,7 +27,6 @@ class Runtime:
     limiter: RateLimiter
     producer: AsyncProducer
     metrics: IngestMetrics
-    limiter_failures_seen: int = 0
 
 
 @contextlib.asynccontextmanager
@@ -55,13 +54,14 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
     producer.start()
     resolver = KeyResolver(pool, settings.postgres_dsn, settings.key_cache_ttl)
     listener = asyncio.create_task(resolver.run_listener(), name="key-listener")
+    metrics = IngestMetrics(lambda: producer.queue_depth)
     rt = Runtime(
         settings=settings,
         pool=pool,
         keys=resolver,
-        limiter=RateLimiter(redis_client),
+        limiter=RateLimiter(redis_client, metrics.rate_limiter_failures),
         producer=producer,
-        metrics=IngestMetrics(lambda: producer.queue_depth),
+        metrics=metrics,
     )
     try:
         yield rt

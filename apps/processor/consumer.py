@@ -132,7 +132,10 @@ class Processor:
                 if err.code() == KafkaError._PARTITION_EOF:
                     self._at_end.add(partition)
                     continue
-                raise KafkaException(err)
+                if err.fatal():
+                    raise KafkaException(err)
+                log.warning("consumer: %s (librdkafka retries by itself)", err.str())
+                continue
             self._at_end.discard(partition)
             batch.next_offsets[partition] = (msg.offset() or 0) + 1
             row = to_row(msg.value())

@@ -103,3 +103,18 @@ def test_broker_down_is_503_and_nothing_acknowledged_is_lost(
             time.sleep(0.2)
         recovered = {str(e.event_id) for e in events_of_game(own_broker.url, game.game_id)}
         assert set(ids) <= recovered
+
+
+def test_redis_down_lets_requests_through_and_counts_it(endpoints: Endpoints) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    game = new_game(endpoints.postgres_dsn, rate_limit_eps=1)
+    with (
+        running_ingest(ingest_settings(endpoints, redis_url=nowhere)) as server,
+        httpx.Client(base_url=server.url, timeout=20) as client,
+    ):
+        for _ in range(3):
+            assert send(client, game, 100)[0].status_code == 202
+        metrics = client.get("/metrics").text
+    name = "gm_ingest_rate_limiter_errors_total"
+    [line] = [m for m in metrics.splitlines() if m.startswith(name)]
+    assert float(line.split()[-1]) == 3
