@@ -58,8 +58,3 @@ USD_PER_UNIT: MappingProxyType[str, float] = MappingProxyType(
 
 def is_supported(code: str) -> bool:
     return code in USD_PER_UNIT
-
-
-def to_usd(amount: float, code: str) -> float:
-    """Convert `amount` major units of `code` to USD; KeyError for an unknown code."""
-    return amount * USD_PER_UNIT[code]

@@ -102,10 +102,6 @@ class KeyResolver:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 
-    @property
-    def listening(self) -> bool:
-        return self._listening
-
 
 def _granted(grant: KeyGrant | None) -> KeyGrant:
     if grant is None:

