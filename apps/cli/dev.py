@@ -27,6 +27,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def run(args: argparse.Namespace) -> int:
     from apps.local.platform import AlreadyRunning, DevOptions, run_dev
+    from apps.local.process import StartFailed
 
     options = DevOptions(
         data_dir=args.data_dir,
@@ -37,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         return run_dev(options, say=lambda line: print(line, flush=True))
-    except AlreadyRunning as e:
+    except (AlreadyRunning, StartFailed) as e:
         print(f"gamemetrics dev: {e}", flush=True)
         return 1

@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+from confluent_kafka import KafkaException
+
 from apps.core import services
 from apps.kafka.admin import ensure_topics
 from apps.local import process
+from apps.local.process import StartFailed
 from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, Tansu
 from apps.local.services import ServiceUnit
 from apps.local.supervisor import Supervisor
@@ -151,7 +155,10 @@ def _start_everything(
         supervisor.start(broker, after_start=lambda: ensure_topics(broker.url, "local"))
         kafka = broker.url
     else:
-        ensure_topics(kafka, "local")
+        try:
+            ensure_topics(kafka, "local")
+        except KafkaException as e:
+            raise StartFailed(f"cannot create topics on Kafka at {kafka}: {e}") from None
     if stop.requested():
         return None
     redis_url = options.redis_url
@@ -163,7 +170,10 @@ def _start_everything(
         say("starting Redis (embedded)...")
         supervisor.start(redis)
         redis_url = redis.url
-    applied = migrate(postgres_url)
+    try:
+        applied = migrate(postgres_url)
+    except psycopg.Error as e:
+        raise StartFailed(f"cannot migrate PostgreSQL at {redact(postgres_url)}: {e}") from None
     if applied:
         say(f"applied migrations: {', '.join(applied)}")
     endpoints = {

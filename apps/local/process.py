@@ -11,6 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from apps.core.errors import GameMetricsError
+
+
+class StartFailed(GameMetricsError):
+    """A child did not come up; the message holds the end of its log."""
+
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -85,9 +92,9 @@ def wait_until(
         if check():
             return
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode}{_tail(log_path)}")
+            raise StartFailed(f"{what} exited with code {proc.returncode}{_tail(log_path)}")
         time.sleep(0.05)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f} s{_tail(log_path)}")
+    raise StartFailed(f"{what} not ready after {timeout:.0f} s{_tail(log_path)}")
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: float) -> int:

@@ -17,13 +17,14 @@ from typing import Final
 
 import psycopg
 
+from apps.core.errors import GameMetricsError
 from apps.local import process
 
 DATABASE: Final = "gamemetrics"
 _PG_SYSTEM_USER: Final = "embedded_postgres"
 
 
-class MissingPackage(RuntimeError):
+class MissingPackage(GameMetricsError):
     def __init__(self, package: str) -> None:
         super().__init__(
             f"the embedded servers need the '{package}' package: "

@@ -17,6 +17,7 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from apps.core.topics import ALL as TOPICS
+from apps.local.process import free_port
 from apps.store.migrate import migration_files
 from tests.support.factory import batch, event
 from tests.support.processes import alive, descendants
@@ -193,3 +194,15 @@ def test_a_second_dev_on_the_same_data_dir_is_refused(dev: Dev) -> None:
     )  # fmt: skip
     assert second.returncode == 1
     assert "another 'gamemetrics dev' is running" in second.stdout
+
+
+def test_an_unreachable_external_server_is_a_clear_error(tmp_path: Path) -> None:
+    dead = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/gm"
+    result = subprocess.run(
+        [*GAMEMETRICS, "dev", "--data-dir", str(tmp_path / "gm"), "--postgres-url", dead],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot migrate PostgreSQL at postgresql://postgres:***@127.0.0.1" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
