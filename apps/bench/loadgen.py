@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -108,6 +108,15 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[max(rank, 1) - 1]
 
 
+class RequestSource(Protocol):
+    """Makes each request instead of cycling through `LoadSpec.requests` (must be picklable)."""
+
+    def request(self, process: int, seq: int, slot: int | None = None) -> tuple[bytes, str | None]:
+        """Request `seq` of load process `process` (`slot`: the open loop's global number),
+        and the id of the marker it carries, if any (its acceptance time is recorded)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class LoadSpec:
     """One scenario. `rate` is requests/s over all processes; None runs the closed loop."""
@@ -125,6 +134,8 @@ class LoadSpec:
     processes: int = 1
     timeout: float = 10.0
     ok_status: int = 202
+    source: RequestSource | None = None
+    """When set, requests come from it (e.g. unique event ids) and `requests` is ignored."""
 
 
 @dataclass(slots=True)
@@ -140,6 +151,10 @@ class Tally:
     """Open loop: requests that fell due but could not be sent before the deadline."""
     cpu_seconds: float = 0.0
     """CPU time of the load process itself during the window."""
+    all_events: int = 0
+    """Events accepted at any time, warm-up and the requests in flight at the end included."""
+    marks: list[tuple[str, float]] = field(default_factory=list)
+    """(marker id, wall time its request was answered with full acceptance), in the window."""
 
     def merge(self, other: "Tally") -> None:
         self.latencies.extend(other.latencies)
@@ -149,6 +164,8 @@ class Tally:
         self.partial += other.partial
         self.missed += other.missed
         self.cpu_seconds += other.cpu_seconds
+        self.all_events += other.all_events
+        self.marks.extend(other.marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +182,8 @@ class LoadResult:
     latencies: tuple[float, ...]
     """Sorted ascending, in seconds."""
     load_cpu_seconds: float
+    all_events: int = 0
+    marks: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_tally(cls, spec: LoadSpec, tally: Tally) -> "LoadResult":
@@ -180,6 +199,8 @@ class LoadResult:
             missed=tally.missed,
             latencies=tuple(sorted(tally.latencies)),
             load_cpu_seconds=tally.cpu_seconds,
+            all_events=tally.all_events,
+            marks=tuple(tally.marks),
         )
 
     @property
@@ -313,6 +334,7 @@ class _Worker:
         self.n_connections = max(1, share + (1 if index < extra else 0))
         self.measure_from = self.end = 0.0
         self.next_slot = 0
+        self.next_seq = 0
         self.conns: list[_Connection] = []
         self._expected = spec.expected_body
         self._decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -381,53 +403,71 @@ class _Worker:
                 if conn.busy_since and now - conn.busy_since > timeout:
                     conn.abort(TimeoutError(f"no response within {timeout} s"))
 
-    def _record(self, latency: float, status: int, body: bytes) -> None:
+    def _record(
+        self, latency: float, status: int, body: bytes, *, measured: bool = True,
+        marker: str | None = None,
+    ) -> None:  # fmt: skip
         tally = self.tally
-        tally.latencies.append(latency)
-        tally.statuses[status] += 1
+        if measured:
+            tally.latencies.append(latency)
+            tally.statuses[status] += 1
         if status != self.spec.ok_status:
             return
         if body == self._expected or self._expected is None:
-            tally.events += self.spec.events_per_request
+            tally.all_events += self.spec.events_per_request
+            if measured:
+                tally.events += self.spec.events_per_request
+                if marker is not None:
+                    tally.marks.append((marker, time.time()))
             return
-        tally.partial += 1
         try:
             accepted = self._decode(body).get("accepted", 0)
         except msgspec.DecodeError:
-            return
-        if isinstance(accepted, int):
+            accepted = 0
+        accepted = accepted if isinstance(accepted, int) else 0
+        tally.all_events += accepted
+        if measured:
+            tally.partial += 1
             tally.events += accepted
 
+    def _make(self, i: int, slot: int | None) -> tuple[bytes, str | None]:
+        """The next request: from the source (numbered per process), else `requests[i]`."""
+        source = self.spec.source
+        if source is None:
+            return self.spec.requests[i], None
+        seq = self.next_seq
+        self.next_seq += 1
+        return source.request(self.index, seq, slot)
+
     async def _closed(self, slot: int) -> None:
-        requests = self.spec.requests
-        n = len(requests)
+        n = max(len(self.spec.requests), 1)
         i = (self.index * 7919 + slot * 31) % n
         conn = self.conns[slot]
         perf = time.perf_counter
         measure_from, end = self.measure_from, self.end
+        request, _ = self._make(i, None)
         while True:
             sent = perf()
             if sent >= end:
                 return
             try:
-                status, body = await conn.exchange(requests[i], sent)
+                status, body = await conn.exchange(request, sent)
             except (OSError, ProtocolError) as e:
                 replaced = await self._replace(slot, e, count=sent >= measure_from)
                 if replaced is None:
                     return
                 conn = replaced
-                continue
+                continue  # the same request again: a retry, as a client would
             i = i + 1 if i + 1 < n else 0
-            if sent >= measure_from:
-                self._record(perf() - sent, status, body)
+            self._record(perf() - sent, status, body, measured=sent >= measure_from)
+            request, _ = self._make(i, None)
 
     async def _open(self, slot: int, start: float) -> None:
         spec = self.spec
         assert spec.rate is not None
         interval = spec.processes / spec.rate
         first_due = start + self.index / spec.rate
-        requests = spec.requests
-        n = len(requests)
+        n = max(len(spec.requests), 1)
         conn = self.conns[slot]
         perf = time.perf_counter
         measure_from, end = self.measure_from, self.end
@@ -445,13 +485,13 @@ class _Worker:
                 continue
             if due > now:
                 await asyncio.sleep(due - now)
+            request, marker = self._make(k % n, k * spec.processes + self.index)
             try:
-                status, body = await conn.exchange(requests[k % n], perf())
+                status, body = await conn.exchange(request, perf())
             except (OSError, ProtocolError) as e:
                 replaced = await self._replace(slot, e, count=due >= measure_from)
                 if replaced is None:
                     return
                 conn = replaced
                 continue
-            if due >= measure_from:
-                self._record(perf() - due, status, body)
+            self._record(perf() - due, status, body, measured=due >= measure_from, marker=marker)

@@ -54,9 +54,65 @@ class _Stoppable:
         self.units.clear()
 
 
+@dataclass
+class Platform:
+    """The own platform while it runs; the processor can be stopped and started again."""
+
+    target: Target
+    postgres_dsn: str
+    game_id: str
+    processor: ServiceUnit | None = None
+
+    def stop_processor(self) -> None:
+        """SIGTERM: the processor finishes its batch, commits and leaves the group."""
+        if self.processor is not None:
+            self.processor.stop(20)
+            self.target.pids.pop("processor", None)
+
+    def start_processor(self) -> None:
+        """Start it again (blocks until healthy); it resumes from the committed offsets."""
+        if self.processor is not None:
+            self.processor.start()
+            if self.processor.proc is not None:
+                self.target.pids["processor"] = self.processor.proc.pid
+
+    @property
+    def processor_pid(self) -> int | None:
+        unit = self.processor
+        return unit.proc.pid if unit is not None and unit.proc is not None else None
+
+
 @contextlib.contextmanager
 def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Target]:
     """Start the platform in a temporary folder; stop everything and delete it on exit."""
+    with platform(say, workers=workers) as running:
+        yield running.target
+
+
+def _unit(
+    service: services.Service, env: dict[str, str], logs: Path, extra: dict[str, str]
+) -> ServiceUnit:
+    port = process.free_port()
+    prefix = f"GAMEMETRICS_{service.name.upper()}"
+    return ServiceUnit(
+        service,
+        port,
+        {**env, f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1", **extra},
+        logs / f"{service.name}.log",
+    )
+
+
+@contextlib.contextmanager
+def platform(
+    say: Callable[[str], None],
+    *,
+    workers: int = 1,
+    processor: bool = False,
+    processor_env: dict[str, str] | None = None,
+    postgres_settings: dict[str, str] | None = None,
+) -> Iterator[Platform]:
+    """The own platform, with the processor service when `processor` (`processor_env`:
+    extra GAMEMETRICS_PROCESSOR_* settings; `postgres_settings`: extra server options)."""
     import psycopg
 
     from apps.store.games import create_game
@@ -68,8 +124,9 @@ def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Ta
         base = Path(folder)
         logs = base / "logs"
         pg = EmbeddedPostgres(
-            "postgres", logs / "postgres.log", data_dir=base / "pg", port=process.free_port()
-        )
+            "postgres", logs / "postgres.log", data_dir=base / "pg", port=process.free_port(),
+            settings=dict(postgres_settings or {}),
+        )  # fmt: skip
         kafka = Tansu("kafka", logs / "kafka.log", port=process.free_port())
         redis = EmbeddedRedis(
             "redis", logs / "redis.log", data_dir=base / "redis", port=process.free_port()
@@ -91,33 +148,28 @@ def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Ta
                 "GAMEMETRICS_KAFKA_BOOTSTRAP": kafka.url,
                 "GAMEMETRICS_REDIS_URL": redis.url,
             }
-            service = services.INGEST
-            port = process.free_port()
-            prefix = f"GAMEMETRICS_{service.name.upper()}"
-            unit = ServiceUnit(
-                service,
-                port,
-                {
-                    **env,
-                    f"{prefix}_PORT": str(port),
-                    f"{prefix}_HOST": "127.0.0.1",
-                    f"{prefix}_WORKERS": str(workers),
-                },
-                logs / f"{service.name}.log",
-            )
-            say(f"starting {service.name} service on port {port} ({workers} worker processes)...")
-            unit.start()
-            running.units.append(unit)
+            ingest = _unit(services.INGEST, env, logs, {"GAMEMETRICS_INGEST_WORKERS": str(workers)})
+            say(f"starting ingest service on port {ingest.port} ({workers} worker processes)...")
+            ingest.start()
+            running.units.append(ingest)
+            consumer = None
+            if processor:
+                consumer = _unit(services.PROCESSOR, env, logs, dict(processor_env or {}))
+                say(f"starting processor service on port {consumer.port}...")
+                consumer.start()
+                running.units.append(consumer)
             pids = {
                 name: proc.pid
                 for name, proc in (
-                    ("ingest", unit.proc),
+                    ("ingest", ingest.proc),
+                    ("processor", consumer.proc if consumer is not None else None),
                     ("kafka", kafka.proc),
                     ("redis", redis.proc),
                     ("postgres", pg.proc),
                 )
                 if proc is not None
             }
-            yield Target(unit.url, issued.ingest_key, kafka.url, pids, logs)
+            target = Target(ingest.url, issued.ingest_key, kafka.url, pids, logs)
+            yield Platform(target, pg.url, str(issued.game_id), consumer)
         finally:
             running.stop_all()

@@ -44,7 +44,7 @@ def _children_map() -> dict[int, list[int]]:
 
 
 def process_cpu(pid: int, children: dict[int, list[int]] | None = None) -> float:
-    """CPU seconds of `pid` and every live descendant (0.0 if it is gone)."""
+    """CPU seconds of `pid` and its descendants, live or reaped (0.0 if it is gone)."""
     tree = children if children is not None else _children_map()
     total, stack, seen = 0.0, [pid], set()
     while stack:
@@ -55,8 +55,10 @@ def process_cpu(pid: int, children: dict[int, list[int]] | None = None) -> float
         fields = _stat_fields(current)
         if fields is None:
             continue
-        # After the command: state(0) ppid(1) ... utime(11) stime(12)
-        total += (int(fields[11]) + int(fields[12])) / _TICKS
+        # After the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+        # cutime/cstime hold the children it reaped: a PostgreSQL backend or an autovacuum
+        # worker that exits within the window still counts (under the postmaster).
+        total += sum(int(v) for v in fields[11:15]) / _TICKS
         stack.extend(tree.get(current, ()))
     return total
 

@@ -97,7 +97,7 @@ def load_row(scenario: str, result: LoadResult, cores: dict[str, float], note: s
     )
 
 
-def _num(value: float | None, digits: int = 0) -> str:
+def num(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits}f}"
@@ -110,23 +110,33 @@ def table(rows: Sequence[Row]) -> str:
     lines = [
         (
             r.scenario,
-            _num(r.events_per_s),
-            _num(r.requests_per_s),
-            _num(r.p50_ms, 1),
-            _num(r.p99_ms, 1),
-            _num(r.p999_ms, 1),
-            _num(r.max_ms, 1),
+            num(r.events_per_s),
+            num(r.requests_per_s),
+            num(r.p50_ms, 1),
+            num(r.p99_ms, 1),
+            num(r.p999_ms, 1),
+            num(r.max_ms, 1),
             str(r.failed),
-            " ".join(f"{k} {v:.2f}" for k, v in r.cores.items()),
+            cores_text(r.cores),
             r.note,
         )
         for r in rows
     ]
+    return grid(header, lines, left={0, 8, 9})
+
+
+def cores_text(cores: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.2f}" for k, v in cores.items())
+
+
+def grid(header: Sequence[str], lines: Sequence[Sequence[str]], left: set[int]) -> str:
+    """A Markdown table padded to fixed width; columns in `left` are left-aligned text,
+    the others right-aligned numbers."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
 
     def fmt(cells: Sequence[str]) -> str:
         padded = [
-            c.ljust(w) if i in (0, 8, 9) else c.rjust(w)
+            c.ljust(w) if i in left else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "| " + " | ".join(padded) + " |"
@@ -134,8 +144,7 @@ def table(rows: Sequence[Row]) -> str:
     rule = (
         "|"
         + "|".join(
-            ("-" * (w + 1) + ":") if i not in (0, 8, 9) else "-" * (w + 2)
-            for i, w in enumerate(widths)
+            ("-" * (w + 1) + ":") if i not in left else "-" * (w + 2) for i, w in enumerate(widths)
         )
         + "|"
     )

@@ -47,12 +47,50 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="run scenario 1 again under py-spy; raw stacks go to DIR")  # fmt: skip
     q.set_defaults(handler=run_ingest)
 
+    q = benches.add_parser(
+        "pipeline",
+        help="events/s from HTTP to committed rows and rollups, freshness, processor RSS",
+        description=(
+            "Starts an own platform (embedded PostgreSQL, Tansu, Redis, the ingest service "
+            "and the processor) and drives it from separate load processes with unique "
+            "event ids: (1) a closed loop at maximum load, where the rate at which rows and "
+            "rollups are committed counts; (1b) an open loop at the target (50,000 events/s) "
+            "to see whether storing keeps up; (2) an open loop at half the sustained rate, "
+            "measuring freshness (202 -> visible in the rollups) on marker events; (3) a backlog "
+            "built with the processor stopped, then drained, sampling the processor's RSS. "
+            "Baselines in the same run: COPY into a copy of events, the writer alone, and "
+            "a batched Kafka consume."
+        ),
+    )
+    _common(q, duration=60.0, warmup=5.0)
+    q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
+                   help="concurrent keep-alive connections (default 32)")  # fmt: skip
+    q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
+                   help="load generator processes (default 1)")  # fmt: skip
+    q.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="ingest processes (default: one per core)")  # fmt: skip
+    q.add_argument("--open-rate", type=_positive_float, metavar="EPS",
+                   help="events/s of stage (2) (default: half of what (1) sustained)")  # fmt: skip
+    q.add_argument("--backlog-seconds", type=_positive_float, default=20.0, metavar="S",
+                   help="stage (3): seconds of ingest with the processor stopped (20)")  # fmt: skip
+    q.add_argument("--baseline-rows", type=_positive_int, default=300_000, metavar="N",
+                   help="rows of the COPY and writer baselines (default 300,000)")  # fmt: skip
+    q.add_argument("--max-batch", type=_positive_int, metavar="N",
+                   help="GAMEMETRICS_PROCESSOR_MAX_BATCH (default: its own)")  # fmt: skip
+    q.add_argument("--batch-wait", type=_positive_float, metavar="S",
+                   help="the processor's batch wait in seconds (default: its own)")  # fmt: skip
+    q.add_argument("--profile", type=Path, metavar="DIR",
+                   help="run (1) again under py-spy and pg_stat_statements")  # fmt: skip
+    q.add_argument("--postgres-setting", action="append", default=[], type=_setting,
+                   metavar="NAME=VALUE", help="extra PostgreSQL option (repeatable)")  # fmt: skip
+    q.set_defaults(handler=run_pipeline)
 
-def _common(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--duration", type=_positive_float, default=20.0, metavar="S",
-                   help="seconds measured per scenario, after warm-up (default 20)")  # fmt: skip
-    q.add_argument("--warmup", type=_non_negative_float, default=2.0, metavar="S",
-                   help="seconds of load before measuring (default 2)")  # fmt: skip
+
+def _common(q: argparse.ArgumentParser, duration: float = 20.0, warmup: float = 2.0) -> None:
+    q.add_argument("--duration", type=_positive_float, default=duration, metavar="S",
+                   help=f"seconds measured per scenario after warm-up ({duration:g})")  # fmt: skip
+    q.add_argument("--warmup", type=_non_negative_float, default=warmup, metavar="S",
+                   help=f"seconds of load before measuring (default {warmup:g})")  # fmt: skip
     q.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -75,6 +113,13 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive number")
     return value
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError("must be NAME=VALUE, e.g. max_wal_size=4GB")
+    return name.strip(), value.strip()
 
 
 def _say(line: str) -> None:
@@ -104,4 +149,32 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(result).decode())
     else:
         print(ingest.render(result))
+    return 0
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from apps.bench import pipeline
+
+    options = pipeline.PipelineBenchOptions(
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        load_processes=args.load_processes,
+        workers=args.workers,
+        open_rate_eps=args.open_rate,
+        backlog_seconds=args.backlog_seconds,
+        baseline_rows=args.baseline_rows,
+        max_batch=args.max_batch,
+        batch_wait=args.batch_wait,
+        profile_dir=args.profile,
+        postgres_settings=tuple(args.postgres_setting),
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = pipeline.run(options, _say)
+    if args.json:
+        print(msgspec.json.encode(result).decode())
+    else:
+        print(pipeline.render(result))
     return 0

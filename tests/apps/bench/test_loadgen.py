@@ -197,3 +197,49 @@ def test_open_loop_keeps_the_rate_and_counts_partial_bodies(stub_port: int) -> N
     assert tally.partial == tally.statuses[202]
     assert tally.events == 100 * tally.statuses[202]
     assert tally.missed == 0
+
+
+class _Numbered:
+    """A request source that remembers what it was asked for (runs in this process here)."""
+
+    def __init__(self, port: int, marker_every: int = 0) -> None:
+        self.request_bytes = _request(port)
+        self.asked: list[tuple[int, int, int | None]] = []
+        self.marker_every = marker_every
+
+    def request(self, process: int, seq: int, slot: int | None = None) -> tuple[bytes, str | None]:
+        self.asked.append((process, seq, slot))
+        due = self.marker_every and slot is not None and slot % self.marker_every == 0
+        return self.request_bytes, f"m{slot}" if due else None
+
+
+def test_closed_loop_numbers_each_request_from_the_source(stub_port: int) -> None:
+    source = _Numbered(stub_port)
+    spec = LoadSpec(
+        host="127.0.0.1", port=stub_port, requests=(), events_per_request=100,
+        expected_body=OK_BODY, connections=4, duration=0.3, warmup=0.2, source=source,
+    )  # fmt: skip
+    tally = run_process(spec, 3, time.time())
+    seqs = [seq for _, seq, _ in source.asked]
+    assert seqs == list(range(len(seqs)))  # each request new, numbered per process
+    assert {process for process, _, _ in source.asked} == {3}
+    # the warm-up's events are accepted too, but only the window's are throughput
+    assert tally.all_events > tally.events > 0
+    assert not tally.marks
+
+
+def test_open_loop_records_when_each_marker_was_accepted(stub_port: int) -> None:
+    source = _Numbered(stub_port, marker_every=5)
+    spec = LoadSpec(
+        host="127.0.0.1", port=stub_port, requests=(), events_per_request=100,
+        expected_body=OK_BODY, connections=4, duration=0.5, warmup=0.1, rate=100.0,
+        processes=2, source=source,
+    )  # fmt: skip
+    before = time.time()
+    tally = run_process(spec, 1, time.time())
+    slots = [slot for _, _, slot in source.asked]
+    assert slots
+    assert all(slot is not None and slot % 2 == 1 for slot in slots)  # process 1 of 2
+    assert tally.marks
+    assert all(name == f"m{int(name[1:])}" and int(name[1:]) % 5 == 0 for name, _ in tally.marks)
+    assert all(before <= at <= time.time() for _, at in tally.marks)

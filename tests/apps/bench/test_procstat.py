@@ -1,6 +1,7 @@
 """CPU accounting from /proc: a busy loop in this process shows up as this process's CPU."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -28,3 +29,12 @@ def test_busy_process_uses_about_one_core() -> None:
 def test_gone_process_counts_zero() -> None:
     gone = {"gone": 2**22 + 12345}
     assert snapshot(gone).processes == {"gone": 0.0}
+
+
+def test_child_that_exited_within_the_window_still_counts() -> None:
+    pids = {"me": os.getpid()}
+    before = snapshot(pids)
+    busy = "import time\nwhile time.process_time() < 0.3: pass"  # CPU time, however busy the box
+    subprocess.run([sys.executable, "-c", busy], check=True)  # reaped by this process
+    after = snapshot(pids)
+    assert after.processes["me"] - before.processes["me"] >= 0.25
