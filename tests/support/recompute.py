@@ -44,11 +44,24 @@ FROM events WHERE game_id = %s GROUP BY 1, 2 ORDER BY 1, 2
 """
 _COUNTS = "SELECT minute, event_type, events FROM event_counts WHERE game_id = %s ORDER BY 1, 2"
 
+# Tests receive everything within minutes: the whole game is inside the live window.
+_LIVE_SECONDS_FROM_EVENTS = """
+SELECT date_trunc('second', received_at), count(*) FROM events WHERE game_id = %s
+GROUP BY 1 ORDER BY 1
+"""
+_LIVE_SECONDS = "SELECT second, events FROM live_seconds WHERE game_id = %s ORDER BY 1"
+_LIVE_PLAYERS_FROM_EVENTS = """
+SELECT player_id, max(received_at) FROM events WHERE game_id = %s GROUP BY 1 ORDER BY 1
+"""
+_LIVE_PLAYERS = "SELECT player_id, last_received FROM live_players WHERE game_id = %s ORDER BY 1"
+
 PAIRS = {
     "player_days": (_PLAYER_DAYS, _PLAYER_DAYS_FROM_EVENTS),
     "players": (_PLAYERS, _PLAYERS_FROM_EVENTS),
     "daily_revenue": (_REVENUE, _REVENUE_FROM_EVENTS),
     "event_counts": (_COUNTS, _COUNTS_FROM_EVENTS),
+    "live_seconds": (_LIVE_SECONDS, _LIVE_SECONDS_FROM_EVENTS),
+    "live_players": (_LIVE_PLAYERS, _LIVE_PLAYERS_FROM_EVENTS),
 }
 
 

@@ -83,6 +83,7 @@ def test_replaying_records_changes_nothing(
     post(client, game, *[event(player_id=f"p{i}", etype="design") for i in range(20)])
     settle(processor)
     before = _rollups(endpoints.postgres_dsn, game.game_id)
+    assert before["game_versions"][0][0] >= 1  # bumped by what stored events, not by replays
     ours = [
         (k, v)
         for k, v, _ in read_records(endpoints.kafka_bootstrap)
@@ -210,7 +211,18 @@ def _rollups(dsn: str, game_id: uuid.UUID) -> dict[str, list[tuple[Any, ...]]]:
                 f"SELECT * FROM {table} WHERE game_id = %s ORDER BY 2, 3",  # noqa: S608
                 (game_id,),
             ).fetchall()
-            for table in ("players", "player_days", "daily_revenue", "event_counts")
+            for table in (
+                "players",
+                "player_days",
+                "daily_revenue",
+                "event_counts",
+                "live_seconds",
+                "live_players",
+            )
+        } | {
+            "game_versions": conn.execute(
+                "SELECT version, updated_at FROM game_versions WHERE game_id = %s", (game_id,)
+            ).fetchall()
         }
 
 
