@@ -1,30 +1,17 @@
 """`gamemetrics games ...`: create games and manage their ingest keys."""
 
 import argparse
-import contextlib
-import json
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from apps.local.platform import DEFAULT_DATA_DIR
-
-if TYPE_CHECKING:
-    import psycopg
-    from psycopg.rows import TupleRow
+from apps.cli import database
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("games", help="create games and manage their ingest keys")
     games = p.add_subparsers(dest="games_command", required=True, metavar="ACTION")
-
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local platform")
-        q.add_argument("--postgres-url", help="database to use instead of the local one")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
 
     q = games.add_parser("create", help="create a game and print its first ingest key (once)")
     q.add_argument("name")
@@ -33,11 +20,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     q.add_argument("--late-horizon-days", type=_positive, default=None, metavar="DAYS",
                    help="accept events up to this many days old (default 30)")  # fmt: skip
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=create)
 
     q = games.add_parser("list", help="list games with their active key count")
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=list_)
 
     q = games.add_parser("revoke-key", help="revoke a game's keys (or one key) at once")
@@ -46,7 +33,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         metavar="GAME_ID_OR_KEY",
         help="a game id (revokes all its keys) or an ingest key (revokes that key)",
     )
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=revoke)
 
     q = games.add_parser("rotate-key", help="issue a new key and retire the old ones")
@@ -57,13 +44,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         default=0,
         help="keep the old keys working this long (default 0: revoke at once)",
     )
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=rotate)
 
     q = games.add_parser("set-rate-limit", help="change a game's events-per-second limit")
     q.add_argument("game_id", type=uuid.UUID)
     q.add_argument("eps", type=_positive)
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=set_rate)
 
 
@@ -72,23 +59,6 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return value
-
-
-def _print(
-    args: argparse.Namespace, data: dict[str, Any] | list[dict[str, Any]], text: str
-) -> None:
-    print(json.dumps(data, default=str) if args.json else text)
-
-
-@contextlib.contextmanager
-def _connect(args: argparse.Namespace) -> "Iterator[psycopg.Connection[TupleRow]]":
-    """The database the command targets (migrated), and a connection to it."""
-    import psycopg
-
-    from apps.local.database import database_url
-
-    with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
-        yield conn
 
 
 def _fail(message: str) -> int:
@@ -102,9 +72,9 @@ def create(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"late_horizon_days": args.late_horizon_days}
     if args.rate_limit:
         kwargs["rate_limit_eps"] = args.rate_limit
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         issued = games.create_game(conn, args.name, **kwargs)
-    _print(
+    database.show(
         args,
         {"game_id": str(issued.game_id), "ingest_key": issued.ingest_key},
         f"game_id:    {issued.game_id}\ningest_key: {issued.ingest_key}\n"
@@ -116,7 +86,7 @@ def create(args: argparse.Namespace) -> int:
 def list_(args: argparse.Namespace) -> int:
     from apps.store import games
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         rows = games.list_games(conn)
     data = [
         {
@@ -131,7 +101,7 @@ def list_(args: argparse.Namespace) -> int:
     ]
     lines = [f"{'GAME ID':<36}  {'KEYS':>4}  {'RATE/S':>8}  NAME"]
     lines += [f"{g.game_id}  {g.active_keys:>4}  {g.rate_limit_eps:>8}  {g.name}" for g in rows]
-    _print(args, data, "\n".join(lines))
+    database.show(args, data, "\n".join(lines))
     return 0
 
 
@@ -150,13 +120,13 @@ def _resolve_target(conn: Any, target: str) -> tuple[uuid.UUID, str | None]:
 def revoke(args: argparse.Namespace) -> int:
     from apps.store import games
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         try:
             game_id, key = _resolve_target(conn, args.target)
             count = games.revoke_keys(conn, game_id, key=key)
         except games.GameNotFound as e:
             return _fail(str(e))
-    _print(
+    database.show(
         args, {"game_id": str(game_id), "revoked": count}, f"revoked {count} key(s) of {game_id}"
     )
     return 0
@@ -165,13 +135,13 @@ def revoke(args: argparse.Namespace) -> int:
 def rotate(args: argparse.Namespace) -> int:
     from apps.store import games
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         try:
             game_id, _ = _resolve_target(conn, args.target)
             issued = games.rotate_key(conn, game_id, grace=timedelta(seconds=args.grace_seconds))
         except games.GameNotFound as e:
             return _fail(str(e))
-    _print(
+    database.show(
         args,
         {"game_id": str(issued.game_id), "ingest_key": issued.ingest_key},
         f"game_id:    {issued.game_id}\ningest_key: {issued.ingest_key}\n"
@@ -183,11 +153,11 @@ def rotate(args: argparse.Namespace) -> int:
 def set_rate(args: argparse.Namespace) -> int:
     from apps.store import games
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         try:
             games.set_rate_limit(conn, args.game_id, args.eps)
         except games.GameNotFound as e:
             return _fail(str(e))
-    _print(args, {"game_id": str(args.game_id), "rate_limit_eps": args.eps},
+    database.show(args, {"game_id": str(args.game_id), "rate_limit_eps": args.eps},
            f"{args.game_id}: {args.eps} events/s")  # fmt: skip
     return 0

@@ -1,30 +1,16 @@
 """`gamemetrics tokens ...`: issue, list and revoke the analyst tokens of the analytics API."""
 
 import argparse
-import contextlib
-import json
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from apps.local.platform import DEFAULT_DATA_DIR
-
-if TYPE_CHECKING:
-    import psycopg
-    from psycopg.rows import TupleRow
+from apps.cli import database
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("tokens", help="issue, list and revoke analyst tokens (analytics API)")
     tokens = p.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
-
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local platform")
-        q.add_argument("--postgres-url", help="database to use instead of the local one")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
 
     q = tokens.add_parser("create", help="issue a token and print it (once)")
     q.add_argument("--name", required=True, type=_name, help="who or what the token is for")
@@ -41,16 +27,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     scope.add_argument(
         "--all-games", action="store_true", help="every game, including games created later"
     )
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=create)
 
     q = tokens.add_parser("list", help="list tokens (display prefixes only) and their games")
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=list_)
 
     q = tokens.add_parser("revoke", help="revoke a token at once")
     q.add_argument("token_id", type=uuid.UUID, metavar="TOKEN_ID")
-    common(q)
+    database.add_options(q)
     q.set_defaults(handler=revoke)
 
 
@@ -63,30 +49,6 @@ def _name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _print(
-    args: argparse.Namespace, data: dict[str, Any] | list[dict[str, Any]], text: str
-) -> None:
-    print(json.dumps(data, default=str) if args.json else text)
-
-
-@contextlib.contextmanager
-def _connect(args: argparse.Namespace) -> "Iterator[psycopg.Connection[TupleRow]]":
-    """The database the command targets (migrated), and a connection to it."""
-    import psycopg
-
-    from apps.core.errors import GameMetricsError
-    from apps.local.database import database_url
-    from apps.local.platform import redact
-
-    try:
-        with database_url(args.data_dir, args.postgres_url) as dsn, psycopg.connect(dsn) as conn:
-            yield conn
-    except psycopg.OperationalError as e:
-        where = redact(args.postgres_url) if args.postgres_url else "the configured PostgreSQL"
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GameMetricsError(f"cannot use {where}: {reason}") from None
-
-
 def _fail(message: str) -> int:
     print(f"gamemetrics tokens: {message}", file=sys.stderr)
     return 1
@@ -95,13 +57,13 @@ def _fail(message: str) -> int:
 def create(args: argparse.Namespace) -> int:
     from apps.store import games, tokens
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         try:
             issued = tokens.create_token(conn, args.name, None if args.all_games else args.games)
         except games.GameNotFound as e:
             return _fail(str(e))
     scope = "all games" if issued.all_games else ", ".join(map(str, issued.game_ids))
-    _print(
+    database.show(
         args,
         {
             "token": issued.token,
@@ -124,7 +86,7 @@ def _when(moment: datetime | None) -> str:
 def list_(args: argparse.Namespace) -> int:
     from apps.store import tokens
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         rows = tokens.list_tokens(conn)
     data = [
         {
@@ -146,19 +108,19 @@ def list_(args: argparse.Namespace) -> int:
         f"{t.name}"
         for t in rows
     ]
-    _print(args, data, "\n".join(lines))
+    database.show(args, data, "\n".join(lines))
     return 0
 
 
 def revoke(args: argparse.Namespace) -> int:
     from apps.store import tokens
 
-    with _connect(args) as conn:
+    with database.connect(args) as conn:
         try:
             revoked_now = tokens.revoke_token(conn, args.token_id)
         except tokens.TokenNotFound as e:
             return _fail(str(e))
-    _print(
+    database.show(
         args,
         {"token_id": str(args.token_id), "revoked": True, "already_revoked": not revoked_now},
         f"revoked token {args.token_id}"

@@ -6,6 +6,7 @@ import sys
 
 import httpx
 
+from apps.local.process import free_port
 from tests.support.factory import batch, event
 from tests.support.servers import Endpoints, UvicornThread
 
@@ -65,3 +66,15 @@ def test_plain_output_shows_the_key_once_and_errors_are_clear(endpoints: Endpoin
     assert bad_rate.returncode == 2
     assert "positive integer" in bad_rate.stderr
     assert "Traceback" not in bad_rate.stderr + missing.stderr + nonsense.stderr
+
+
+def test_an_unreachable_database_is_one_line_with_the_password_redacted() -> None:
+    dead = f"postgresql://someone:s3cret@127.0.0.1:{free_port()}/nothing"
+    listed = subprocess.run(
+        [sys.executable, "-m", "apps.cli.main", "games", "list", "--postgres-url", dead],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 2
+    assert listed.stderr.startswith("gamemetrics: cannot use postgresql://someone:***@127.0.0.1:")
+    assert "s3cret" not in listed.stderr
+    assert len(listed.stderr.strip().splitlines()) == 1
