@@ -1,0 +1,27 @@
+"""The three stacks' plans, computed once per session (the real program under mocks)."""
+
+import pytest
+
+from infra.preview import Plan, plan_stack
+
+STACKS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def plans() -> dict[str, Plan]:
+    return {stack: plan_stack(stack) for stack in STACKS}
+
+
+@pytest.fixture(scope="session")
+def dev(plans: dict[str, Plan]) -> Plan:
+    return plans["dev"]
+
+
+@pytest.fixture(scope="session")
+def staging(plans: dict[str, Plan]) -> Plan:
+    return plans["staging"]
+
+
+@pytest.fixture(scope="session")
+def prod(plans: dict[str, Plan]) -> Plan:
+    return plans["prod"]
