@@ -49,6 +49,16 @@ def ingest(endpoints: Endpoints) -> Iterator[UvicornThread]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def analytics(endpoints: Endpoints) -> Iterator[UvicornThread]:
+    """The analytics API on real HTTP (local stack: GraphiQL on), shared by the session."""
+    # Imported here: only the tests that use it pay for importing strawberry.
+    from tests.support.analytics import analytics_settings, running_analytics
+
+    with running_analytics(analytics_settings(endpoints)) as server:
+        yield server
+
+
 @dataclass(frozen=True)
 class GameKey:
     game_id: uuid.UUID

@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         return _serve_ingest(env)
     if args.service == "processor":
         return _serve_processor(env)
+    if args.service == "analytics":
+        return _serve_analytics(env)
     raise AssertionError(f"no runner for {args.service}")
 
 
@@ -55,3 +57,14 @@ def _serve_processor(env: dict[str, str]) -> int:
 
     settings = ProcessorSettings.from_env(env)
     return serve(create_app, settings, host=settings.host, port=settings.port, workers=1)
+
+
+def _serve_analytics(env: dict[str, str]) -> int:
+    from apps.analytics.app import create_app
+    from apps.analytics.settings import AnalyticsSettings
+    from apps.server import serve
+
+    settings = AnalyticsSettings.from_env(env)
+    return serve(
+        create_app, settings, host=settings.host, port=settings.port, workers=settings.workers
+    )

@@ -40,6 +40,8 @@ class Service:
     memory_limit_mib: int = 512
     endpoint_key: str | None = None
     """Key in `<data-dir>/endpoints.json` under which `gamemetrics dev` publishes its URL."""
+    endpoint_path: str = ""
+    """Appended to the service's base URL in endpoints.json (the GraphQL route, say)."""
     drain_path: str | None = None
     """Answers {"caught_up": bool} once the service has consumed everything (local shutdown)."""
 
@@ -79,7 +81,23 @@ PROCESSOR: Final = Service(
     drain_path="/drain",
 )
 
-ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR)
+ANALYTICS: Final = Service(
+    name="analytics",
+    command=("gamemetrics", "serve", "analytics"),
+    port=8082,
+    public=True,
+    needs=frozenset({"postgres", "redis"}),
+    scaling={
+        "dev": Scaling(1, 2),
+        "staging": Scaling(2, 4),
+        "prod": Scaling(2, 10),
+    },
+    cpu_request_millis=500,
+    endpoint_key="graphql_url",
+    endpoint_path="/graphql",
+)
+
+ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS)
 
 
 def by_name(name: str) -> Service:

@@ -202,7 +202,7 @@ def _start_everything(
         supervisor.start(unit)
         units.append(unit)
         if service.endpoint_key:
-            endpoints[service.endpoint_key] = unit.url
+            endpoints[service.endpoint_key] = unit.url + service.endpoint_path
     return {"ingest_url": endpoints.pop("ingest_url"), **endpoints}
 
 

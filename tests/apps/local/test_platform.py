@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from apps.core.topics import ALL as TOPICS
 from apps.local.process import free_port
+from apps.store import tokens
 from apps.store.migrate import migration_files
 from tests.support.factory import batch, event
 from tests.support.processes import alive, descendants
@@ -74,7 +75,7 @@ def games_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> None:
     ep = dev.endpoints
-    assert set(ep) >= {"ingest_url", "postgres_dsn", "kafka_bootstrap", "redis_url"}
+    assert set(ep) >= {"ingest_url", "graphql_url", "postgres_dsn", "kafka_bootstrap", "redis_url"}
     assert httpx.get(ep["ingest_url"] + "/healthz").status_code == 200
     assert httpx.get(ep["ingest_url"] + "/readyz").json()["status"] == "ready"
     with psycopg.connect(ep["postgres_dsn"]) as conn:
@@ -94,15 +95,34 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     )
     assert r.status_code == 202
 
+    assert ep["graphql_url"].startswith("http://127.0.0.1:")
+    assert ep["graphql_url"].endswith("/graphql")
+    with psycopg.connect(ep["postgres_dsn"]) as conn:
+        analyst = tokens.create_token(conn, "dev-test", None).token
+    answer = httpx.post(
+        ep["graphql_url"],
+        json={"query": "{ games { id name } }"},
+        headers={"Authorization": f"Bearer {analyst}"},
+    )
+    assert answer.status_code == 200
+    assert {"id": created_id(created), "name": "Space Race"} in answer.json()["data"]["games"]
+    assert httpx.get(ep["graphql_url"]).headers["content-type"].startswith("text/html")
+
     children = descendants(dev.proc.pid)
-    assert len(children) >= 5  # postgres (and its workers), tansu, redis, ingest, processor
+    # postgres (and its workers), tansu, redis, ingest, processor, analytics
+    assert len(children) >= 6
     took, out = stop_dev(dev)
     assert dev.proc.returncode == 0
     assert took < 10
     assert [pid for pid in children if alive(pid)] == []
     assert not (dev.data_dir / "endpoints.json").exists()
-    for name in ("ingest_url", "postgres_dsn", "kafka_bootstrap", "redis_url"):
+    for name in ("ingest_url", "graphql_url", "postgres_dsn", "kafka_bootstrap", "redis_url"):
         assert name in out
+
+
+def created_id(created: subprocess.CompletedProcess[str]) -> str:
+    game_id: str = json.loads(created.stdout)["game_id"]
+    return game_id
 
 
 def test_postgres_data_survives_a_restart(tmp_path: Path) -> None:

@@ -1,0 +1,193 @@
+"""The Starlette application of the analytics API: POST /graphql, GraphiQL in dev, probes.
+
+A request is answered in this order: the token (401 without a valid one),
+the body (at most `max_body_bytes`, a JSON object with `query`), then the
+schema runs it. GraphQL errors answer 200 with `errors`, each carrying
+`extensions.code` (errors.py); HTTP-level refusals carry the same shape.
+"""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import strawberry
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from apps.analytics import errors
+from apps.analytics.auth import authenticate
+from apps.analytics.context import Context, Runtime, open_runtime
+from apps.analytics.errors import AnalyticsError, Unauthenticated
+from apps.analytics.schema import build_schema
+from apps.analytics.settings import AnalyticsSettings
+
+_encode = msgspec.json.encode
+_QUERY_ONLY = frozenset({OperationType.QUERY})
+
+
+class _HttpRefusal(Exception):
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encode(body), status, headers=headers, media_type="application/json")
+
+
+async def graphql_post(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    started = time.perf_counter()
+    try:
+        status, body, headers = 200, await _execute(request, rt), None
+    except _HttpRefusal as refusal:
+        status, body, headers = refusal.status, refusal.body, refusal.headers
+    for error in body.get("errors", ()):
+        rt.metrics.errors.labels(error["extensions"]["code"]).inc()
+    rt.metrics.requests.labels(str(status)).inc()
+    response = json_response(status, body, headers)
+    rt.metrics.latency.observe(time.perf_counter() - started)
+    return response
+
+
+async def _execute(request: Request, rt: Runtime) -> dict[str, Any]:
+    try:
+        grant = await authenticate(rt.pool, request.headers.get("authorization"))
+    except Unauthenticated as e:
+        raise _HttpRefusal(
+            401,
+            errors.request_error(e.message, errors.UNAUTHENTICATED),
+            {"WWW-Authenticate": 'Bearer realm="gamemetrics"'},
+        ) from None
+    except AnalyticsError as e:
+        raise _HttpRefusal(
+            503, errors.request_error(e.message, e.code), {"Retry-After": "1"}
+        ) from None
+    query, variables, operation = _operation(
+        await _body(request, rt.settings.limits.max_body_bytes)
+    )
+    context = Context(runtime=rt, grant=grant, today=datetime.now(UTC).date())
+    schema: strawberry.Schema = request.app.state.schema
+    try:
+        result = await schema.execute(
+            query, variable_values=variables, context_value=context,
+            operation_name=operation, allowed_operation_types=_QUERY_ONLY,
+        )  # fmt: skip
+    except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as e:
+        raise _HttpRefusal(400, errors.request_error(str(e))) from None
+    body: dict[str, Any] = {}
+    executed = result.data is not None or any(e.path is not None for e in result.errors or ())
+    if executed:
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [errors.to_json(e) for e in result.errors]
+    return body
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    too_large = _HttpRefusal(
+        413,
+        errors.request_error(
+            f"the request body is larger than {limit} bytes", limit="bodyBytes", allowed=limit
+        ),
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _operation(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
+    """`query`, `variables` and `operationName` of a GraphQL-over-HTTP JSON body."""
+    try:
+        payload = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise _HttpRefusal(
+            400, errors.request_error('the body is not JSON; send {"query": "..."}')
+        ) from None
+    if not isinstance(payload, dict):
+        raise _HttpRefusal(400, errors.request_error("the body must be a JSON object"))
+    query, variables, operation = (
+        payload.get("query"), payload.get("variables"), payload.get("operationName")
+    )  # fmt: skip
+    if not isinstance(query, str) or not query.strip():
+        raise _HttpRefusal(400, errors.request_error("query: a GraphQL document is required"))
+    if variables is not None and not isinstance(variables, dict):
+        raise _HttpRefusal(400, errors.request_error("variables: must be a JSON object"))
+    if operation is not None and not isinstance(operation, str):
+        raise _HttpRefusal(400, errors.request_error("operationName: must be a string"))
+    return query, variables, operation
+
+
+async def graphql_get(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    if rt.settings.graphiql:
+        return HTMLResponse(get_graphql_ide_html("graphiql"))
+    rt.metrics.requests.labels("405").inc()
+    return json_response(
+        405,
+        errors.request_error("use POST /graphql; GraphiQL is served on GET only in dev mode"),
+        {"Allow": "POST"},
+    )
+
+
+async def healthz(_: Request) -> Response:
+    return json_response(200, {"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when PostgreSQL answers within 1 s (Redis is optional: the cache only speeds up)."""
+    rt: Runtime = request.app.state.runtime
+    try:
+        async with rt.pool.connection(timeout=1.0) as conn:
+            await conn.execute("SELECT 1")
+        postgres = "ok"
+    except Exception as e:
+        postgres = f"unreachable ({type(e).__name__})"
+    ok = postgres == "ok"
+    return json_response(
+        200 if ok else 503,
+        {"status": "ready" if ok else "unavailable", "checks": {"postgres": postgres}},
+    )
+
+
+async def metrics(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: AnalyticsSettings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_runtime(settings) as rt:
+            app.state.runtime = rt
+            app.state.schema = build_schema(settings.limits)
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql_post, methods=["POST"]),
+            Route("/graphql", graphql_get, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,80 @@
+"""What resolvers are given: the process's runtime (settings, pool, cache, metrics) and the
+request's caller."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from apps.analytics.cache import ResultCache
+from apps.analytics.metrics import AnalyticsMetrics
+from apps.analytics.settings import AnalyticsSettings
+from apps.store.tokens import TokenGrant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Opened once per process in the app's lifespan."""
+
+    settings: AnalyticsSettings
+    pool: AsyncConnectionPool
+    cache: ResultCache
+    metrics: AnalyticsMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One request's: who asks (checked before execution) and the UTC day it asks on."""
+
+    runtime: Runtime
+    grant: TokenGrant
+    today: date
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
+    """Open the pool and the Redis client; close both on exit.
+
+    Start-up does not wait for PostgreSQL or Redis: /readyz reports PostgreSQL,
+    requests answer an error while it is down, and work without Redis.
+    """
+    timeout_ms = max(1, int(settings.statement_timeout.total_seconds() * 1000))
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        # Every statement of the service, token lookups included, runs under the timeout.
+        await conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout_ms),))
+
+    pool = AsyncConnectionPool(
+        settings.postgres_dsn,
+        min_size=1,
+        max_size=settings.pool_size,
+        open=False,
+        kwargs={"autocommit": True},
+        configure=configure,
+        check=AsyncConnectionPool.check_connection,
+        # Fields of one request share the pool: a wait covers a sibling's statement.
+        timeout=5.0 + settings.statement_timeout.total_seconds(),
+    )
+    await pool.open(wait=False)
+    metrics = AnalyticsMetrics()
+    client = (
+        aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25
+        )
+        if settings.cache
+        else None
+    )
+    try:
+        yield Runtime(settings, pool, ResultCache(client, settings.cache_ttl, metrics), metrics)
+    finally:
+        if client is not None:
+            await client.aclose()
+        await pool.close()

@@ -1,0 +1,137 @@
+"""What the analytics API refuses, and the one place where errors become GraphQL error JSON.
+
+Every error sent has `extensions.code`: UNAUTHENTICATED, FORBIDDEN,
+BAD_USER_INPUT (with `argument` or `limit`, and `allowed`) or INTERNAL. An
+INTERNAL error says nothing but "internal error" and an id to find it in the
+log: the exception, its trace and any SQL stay on the server.
+"""
+
+import logging
+import re
+import uuid
+from typing import Any, ClassVar, Final
+
+from graphql import GraphQLError
+
+from apps.core.errors import GameMetricsError
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED: Final = "UNAUTHENTICATED"
+FORBIDDEN: Final = "FORBIDDEN"
+BAD_USER_INPUT: Final = "BAD_USER_INPUT"
+INTERNAL: Final = "INTERNAL"
+CODES: Final = (UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, INTERNAL)
+
+
+class AnalyticsError(GameMetricsError):
+    """Raised on purpose; its message is safe to show to the caller."""
+
+    code: ClassVar[str] = INTERNAL
+
+    def __init__(self, message: str, **extensions: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = {k: v for k, v in extensions.items() if v is not None}
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, **self.extra}
+
+
+class Unauthenticated(AnalyticsError):
+    """No, a malformed, an unknown or a revoked token: HTTP 401 before anything runs."""
+
+    code = UNAUTHENTICATED
+
+
+class GameNotFound(AnalyticsError):
+    """The game does not exist or the token does not see it: one answer for both."""
+
+    code = FORBIDDEN
+
+    def __init__(self) -> None:
+        super().__init__("game not found")
+
+
+class BadUserInput(AnalyticsError):
+    """An argument outside what is allowed, or a request beyond a limit.
+
+    `argument` names the GraphQL argument (`from`, `steps`, ...), `limit` a
+    request-wide limit (`depth`, `aliases`, ...); `allowed` says what would pass.
+    """
+
+    code = BAD_USER_INPUT
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argument: str | None = None,
+        limit: str | None = None,
+        allowed: object = None,
+    ) -> None:
+        super().__init__(message, argument=argument, limit=limit, allowed=allowed)
+
+
+class Unavailable(AnalyticsError):
+    """A backend needed to answer is down (the database): retry later."""
+
+    code = INTERNAL
+
+
+# graphql-core and strawberry report these limits as plain messages; the tests pin them.
+_LIMIT_MESSAGES: Final = (
+    (re.compile(r"exceeds maximum operation depth of (\d+)"), "depth", "query depth"),
+    (re.compile(r"aliases found\. Allowed: (\d+)"), "aliases", "aliases"),
+    (re.compile(r"Document contains more than (\d+) tokens"), "tokens", "tokens"),
+)
+
+
+def to_json(error: GraphQLError) -> dict[str, Any]:
+    """The error as sent to the caller; an unexpected one is logged here, with its trace."""
+    original = error.original_error
+    if isinstance(original, AnalyticsError):
+        if isinstance(original, Unavailable):
+            log.warning("%s (%s)", original.message, _cause(original))
+        return _body(original.message, original.extensions, error)
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        # Parsing, validation or variable coercion (scalars raise GraphQLErrors): the input.
+        return _body(*_request_error(error), error)
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "internal error %s in %s", incident, ".".join(map(str, error.path or ())) or "request",
+        exc_info=original or error,
+    )  # fmt: skip
+    return _body(f"internal error (incident {incident})", {"code": INTERNAL}, error)
+
+
+def _request_error(error: GraphQLError) -> tuple[str, dict[str, object]]:
+    """A document or variables that do not parse, validate or coerce: the caller's input."""
+    for pattern, limit, what in _LIMIT_MESSAGES:
+        found = pattern.search(error.message)
+        if found:
+            allowed = int(found.group(1))
+            message = f"the request exceeds the limit on {what}: at most {allowed} allowed"
+            return message, {"code": BAD_USER_INPUT, "limit": limit, "allowed": allowed}
+    return error.message, {"code": BAD_USER_INPUT}
+
+
+def _body(message: str, extensions: dict[str, object], error: GraphQLError) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message}
+    if error.locations:
+        body["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path is not None:
+        body["path"] = list(error.path)
+    body["extensions"] = extensions
+    return body
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    return type(cause).__name__ if cause is not None else "no cause"
+
+
+def request_error(message: str, code: str = BAD_USER_INPUT, **extra: object) -> dict[str, Any]:
+    """An error answered before GraphQL runs (auth, body): the same shape as the others."""
+    return {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}

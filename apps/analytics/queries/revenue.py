@@ -1,0 +1,75 @@
+"""revenue: purchases per bucket, converted to USD when read, with ARPDAU and ARPPU.
+
+Filters on each event's own attributes. Amounts are kept per currency in
+`daily_revenue` (major units), so the rate table applies to all history.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date
+
+from psycopg import sql
+
+from apps.analytics.queries.common import (
+    Conn,
+    bucket_of,
+    by_bucket,
+    fetch_all,
+    segment_condition,
+)
+from apps.analytics.results import RevenuePoint, ratio
+from apps.core.periods import Granularity, Segment
+
+_AMOUNTS = """
+SELECT {bucket}, currency, sum(amount), sum(purchases)::bigint FROM daily_revenue
+WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+GROUP BY 1, 2
+"""
+
+# Per bucket: the sum over its days of that day's distinct active players (ARPDAU's
+# divisor), and the distinct players with a purchase in the bucket.
+_PLAYERS = """
+SELECT {bucket}, count(*), count(DISTINCT player_id) FILTER (WHERE paid)
+FROM (SELECT day, player_id, bool_or(purchases > 0) AS paid FROM player_days
+      WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+      GROUP BY day, player_id) AS player_day
+GROUP BY 1
+"""
+
+
+class UnknownCurrency(LookupError):
+    """Stored purchases are in a currency the rate table does not list."""
+
+
+async def revenue(
+    conn: Conn, game_id: uuid.UUID, first: date, last: date, granularity: Granularity,
+    segment: Segment, usd_per_unit: Mapping[str, float],
+) -> list[RevenuePoint]:  # fmt: skip
+    """One point per bucket; raises UnknownCurrency if a stored currency has no rate."""
+    condition, params = segment_condition(segment)
+    args = {"game": game_id, "first": first, "last": last, **params}
+    bucket = bucket_of("day", granularity)
+    amounts = await fetch_all(
+        conn, sql.SQL(_AMOUNTS).format(bucket=bucket, segment=condition), args
+    )
+    players = await fetch_all(
+        conn, sql.SQL(_PLAYERS).format(bucket=bucket, segment=condition), args
+    )
+    usd: defaultdict[date, float] = defaultdict(float)
+    purchases: defaultdict[date, int] = defaultdict(int)
+    for day, currency, amount, count in amounts:
+        rate = usd_per_unit.get(currency)
+        if rate is None:
+            raise UnknownCurrency(f"no USD rate for currency {currency!r} (stored purchases)")
+        usd[day] += amount * rate
+        purchases[day] += count
+    points: list[RevenuePoint] = []
+    for b, row in by_bucket(players, first, last, granularity):
+        active_days, payers = (row[1], row[2]) if row else (0, 0)
+        point = RevenuePoint(
+            bucket=b, revenue_usd=usd[b], paying_users=payers, purchases=purchases[b],
+            arpdau=ratio(usd[b], active_days), arppu=ratio(usd[b], payers),
+        )  # fmt: skip
+        points.append(point)
+    return points

@@ -1,0 +1,44 @@
+"""sessions: session_end events per bucket, the distinct players among them, mean duration.
+
+Filters on each event's own attributes. `player_days.sessions` counts a
+player-day's session_end events and `session_seconds` sums their
+`duration_seconds` (required on session_end), so the mean is their ratio.
+"""
+
+import uuid
+from datetime import date
+
+from psycopg import sql
+
+from apps.analytics.queries.common import (
+    Conn,
+    bucket_of,
+    by_bucket,
+    fetch_all,
+    segment_condition,
+)
+from apps.analytics.results import SessionPoint, ratio
+from apps.core.periods import Granularity, Segment
+
+_SESSIONS = """
+SELECT {bucket}, sum(sessions)::bigint,
+       count(DISTINCT player_id) FILTER (WHERE sessions > 0), sum(session_seconds)
+FROM player_days
+WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+GROUP BY 1
+"""
+
+
+async def sessions(
+    conn: Conn, game_id: uuid.UUID, first: date, last: date,
+    granularity: Granularity, segment: Segment,
+) -> list[SessionPoint]:  # fmt: skip
+    """One point per bucket; avg_length_seconds is 0.0 where there was no session."""
+    condition, params = segment_condition(segment)
+    query = sql.SQL(_SESSIONS).format(bucket=bucket_of("day", granularity), segment=condition)
+    rows = await fetch_all(conn, query, {"game": game_id, "first": first, "last": last, **params})
+    points: list[SessionPoint] = []
+    for bucket, row in by_bucket(rows, first, last, granularity):
+        count, players, seconds = (row[1], row[2], row[3]) if row else (0, 0, 0.0)
+        points.append(SessionPoint(bucket, count, players, ratio(seconds, count)))
+    return points

@@ -1,0 +1,65 @@
+"""The analytics API on real HTTP for tests, analyst tokens, and a small GraphQL client."""
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import psycopg
+
+from apps.analytics.app import create_app
+from apps.analytics.settings import AnalyticsSettings
+from apps.local.process import free_port
+from apps.store import tokens
+from tests.support.servers import Endpoints, UvicornThread
+
+
+def analytics_settings(endpoints: Endpoints, **overrides: object) -> AnalyticsSettings:
+    base = AnalyticsSettings(
+        postgres_dsn=endpoints.postgres_dsn,
+        redis_url=endpoints.redis_url,
+        pool_size=4,
+        statement_timeout=timedelta(seconds=10),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_analytics(settings: AnalyticsSettings) -> Iterator[UvicornThread]:
+    server = UvicornThread(create_app(settings), free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class AnalystToken:
+    token_id: uuid.UUID
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def analyst_token(dsn: str, game_ids: Sequence[uuid.UUID] | None) -> AnalystToken:
+    """A token for `game_ids`, or for all games when None."""
+    with psycopg.connect(dsn) as conn:
+        issued = tokens.create_token(conn, f"test-{uuid.uuid4().hex[:8]}", game_ids)
+    return AnalystToken(issued.token_id, issued.token)
+
+
+def graphql(
+    url: str, query: str, token: AnalystToken | None, variables: dict[str, Any] | None = None
+) -> httpx.Response:
+    """POST a query to `<url>/graphql` with the token's Authorization header."""
+    headers = token.auth if token is not None else {}
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    return httpx.post(url + "/graphql", json=body, headers=headers, timeout=30)
