@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from infra import irsa
 from infra.config import NodeGroupConfig
 from infra.kms import encryption_key
 from infra.outputs import secret
@@ -29,7 +30,13 @@ _NODE_POLICIES = (
     "AmazonEC2ContainerRegistryReadOnly",
     "AmazonSSMManagedInstanceCore",
 )
-_EBS_CSI_SERVICE_ACCOUNT = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+_EBS_CSI_SERVICE_ACCOUNT = irsa.service_account_subject("kube-system", "ebs-csi-controller-sa")
+_TAINT_EFFECTS = {
+    "NoSchedule": "NO_SCHEDULE",
+    "PreferNoSchedule": "PREFER_NO_SCHEDULE",
+    "NoExecute": "NO_EXECUTE",
+}
+"""Kubernetes' spelling (the stack configuration's) to the EKS API's."""
 
 
 @dataclass
@@ -55,6 +62,9 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_url: pulumi.Output[str]
     """Issuer host and path, without https:// (the IRSA trust condition's key prefix)."""
     node_role_arn: pulumi.Output[str]
+    volumes_key_arn: pulumi.Output[str]
+    """Customer-managed key for the EBS volumes of persistent volume claims (the gp3
+    StorageClass); the EBS CSI controller may use it. Node root disks keep the EBS default key."""
 
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -171,6 +181,13 @@ class Cluster(pulumi.ComponentResource):
                         id=template.id, version=template.latest_version.apply(str)
                     ),
                     labels={"gamemetrics.io/node-group": group.name, **group.labels},
+                    taints=[
+                        aws.eks.NodeGroupTaintArgs(
+                            key=t.key, value=t.value, effect=_TAINT_EFFECTS[t.effect]
+                        )
+                        for t in group.taints
+                    ]
+                    or None,
                     tags=tags,
                     opts=child,
                 )
@@ -181,7 +198,7 @@ class Cluster(pulumi.ComponentResource):
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi",
             description=f"{args.cluster_name}: the EBS CSI controller (IRSA)",
-            assume_role_policy=irsa_trust_policy(
+            assume_role_policy=irsa.trust_policy(
                 self.oidc_provider_arn, self.oidc_provider_url, _EBS_CSI_SERVICE_ACCOUNT
             ),
             tags=tags,
@@ -191,6 +208,19 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-ebs-csi",
             role=ebs_role.name,
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            opts=child,
+        )
+        volumes_key = encryption_key(
+            f"{name}-volumes-key",
+            alias=f"{args.cluster_name}/ebs-volumes",
+            description=f"{args.cluster_name}: EBS volumes of persistent volume claims",
+            tags=tags,
+            parent=self,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-ebs-csi-kms",
+            role=ebs_role.id,
+            policy=volumes_key.arn.apply(_ebs_csi_key_policy),
             opts=child,
         )
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[cluster, *node_groups])
@@ -219,8 +249,10 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
         )
         self.node_role_arn = node_role.arn
+        self.volumes_key_arn = volumes_key.arn
         self.register_outputs(
             {
+                "volumes_key_arn": self.volumes_key_arn,
                 "cluster_name": args.cluster_name,
                 "kubeconfig": self.kubeconfig,
                 "oidc_provider_arn": self.oidc_provider_arn,
@@ -230,36 +262,33 @@ class Cluster(pulumi.ComponentResource):
         )
 
 
-def irsa_trust_policy(
-    oidc_provider_arn: pulumi.Input[str], oidc_provider_url: pulumi.Input[str], subject: str
-) -> pulumi.Output[str]:
-    """The trust policy of an IAM role that one Kubernetes service account assumes (IRSA).
-
-    `subject` is `system:serviceaccount:<namespace>:<name>`; Kubernetes components of the
-    program (infra/kubernetes/) build their service roles with it too.
-    """
-
-    def document(arn: str, url: str) -> str:
-        issuer = url.removeprefix("https://")
-        return json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": arn},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {
-                                f"{issuer}:sub": subject,
-                                f"{issuer}:aud": "sts.amazonaws.com",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-
-    return pulumi.Output.all(oidc_provider_arn, oidc_provider_url).apply(
-        lambda v: document(str(v[0]), str(v[1]))
+def _ebs_csi_key_policy(key_arn: str) -> str:
+    """What the EBS CSI controller needs to create, attach and resize volumes under a
+    customer-managed key (AmazonEBSCSIDriverPolicy covers only the EBS default key)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "GrantsForEbs",
+                    "Effect": "Allow",
+                    "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                    "Resource": [key_arn],
+                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                },
+                {
+                    "Sid": "UseTheKey",
+                    "Effect": "Allow",
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                    ],
+                    "Resource": [key_arn],
+                },
+            ],
+        },
+        sort_keys=True,
     )

@@ -37,6 +37,7 @@ Environment = Literal["dev", "staging", "prod"]
 ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "staging", "prod")
 NatGateways = Literal["single", "per-az"]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 NAMESPACE: Final = "gamemetrics"
 TAG_KEYS: Final[tuple[str, ...]] = ("environment", "service", "owner", "cost-center")
@@ -75,6 +76,18 @@ class NetworkConfig:
     flow_log_retention_days: int = 90
 
 
+POOL_LABEL: Final = "gamemetrics.io/pool"
+"""A node group labelled `gamemetrics.io/pool: <workload>` is reserved for that workload
+(`kafka`): the workload's pods require the label and tolerate the group's taints."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTaint:
+    key: str
+    value: str
+    effect: TaintEffect = "NoSchedule"
+
+
 @dataclass(frozen=True, slots=True)
 class NodeGroupConfig:
     name: str
@@ -85,6 +98,8 @@ class NodeGroupConfig:
     capacity_type: CapacityType = "ON_DEMAND"
     disk_size_gib: int = 50
     labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[NodeTaint, ...] = ()
+    """Only pods that tolerate them run there (DaemonSets of the add-ons tolerate all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +109,10 @@ class ClusterConfig:
     """Empty: the API endpoint is private only (reached from inside the VPC)."""
     node_groups: tuple[NodeGroupConfig, ...] = (NodeGroupConfig(name="general"),)
     deletion_protection: bool = True
+
+    def pool(self, workload: str) -> tuple[NodeGroupConfig, ...]:
+        """The node groups reserved for `workload` (labelled `gamemetrics.io/pool: <workload>`)."""
+        return tuple(g for g in self.node_groups if g.labels.get(POOL_LABEL) == workload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +255,8 @@ LOG_RETENTION_DAYS: Final = (
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}"
 
 
 class _Section:
@@ -405,6 +426,7 @@ def _node_group(s: _Section) -> NodeGroupConfig:
         ),
         disk_size_gib=s.integer("diskSizeGib", d.disk_size_gib, 20, 1000),
         labels=s.labels("labels"),
+        taints=tuple(_taint(t) for t in s.sections("taints") or ()),
     )
     if not group.name:
         raise ConfigError(f"{s.key}.name: required, a lowercase name such as general")
@@ -416,6 +438,19 @@ def _node_group(s: _Section) -> NodeGroupConfig:
     return s.finish(group)
 
 
+def _taint(s: _Section) -> NodeTaint:
+    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    taint = NodeTaint(
+        key=s.string("key", "", pattern=_LABEL_KEY),
+        value=s.string("value", "", pattern=_LABEL_NAME),
+        effect=cast(TaintEffect, s.string("effect", "NoSchedule", allowed=effects)),
+    )
+    for name, value in (("key", taint.key), ("value", taint.value)):
+        if not value:
+            raise ConfigError(f"{s.key}.{name}: required, a label {name} such as {POOL_LABEL}")
+    return s.finish(taint)
+
+
 def _cluster(s: _Section) -> ClusterConfig:
     d = ClusterConfig()
     items = s.sections("nodeGroups")
@@ -423,6 +458,11 @@ def _cluster(s: _Section) -> ClusterConfig:
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
         raise ConfigError(f"{s.key}.nodeGroups: names must be unique, got {names}")
+    if all(g.taints for g in groups):
+        raise ConfigError(
+            f"{s.key}.nodeGroups: expected at least one group without taints (CoreDNS, the "
+            f"operators and the services run there), got taints on every group: {names}"
+        )
     return s.finish(
         ClusterConfig(
             kubernetes_version=s.string(
@@ -618,6 +658,9 @@ def parse(values: Mapping[str, object]) -> StackConfig:
         ),
     )
     parsed = {name: build(section(name)) for name, build in _SECTIONS.items()}
+    _check_logs_retention(
+        cast(ObservabilityConfig, parsed["observability"]), cast(StorageConfig, parsed["storage"])
+    )
     return StackConfig(
         environment=tags.environment,
         region=region,
@@ -633,6 +676,17 @@ def parse(values: Mapping[str, object]) -> StackConfig:
         ingress=cast(IngressConfig, parsed["ingress"]),
         observability=cast(ObservabilityConfig, parsed["observability"]),
     )
+
+
+def _check_logs_retention(observability: ObservabilityConfig, storage: StorageConfig) -> None:
+    """Loki keeps its chunks and index in the logs bucket: the bucket must not expire them first."""
+    if observability.logs_retention_days > storage.logs_retention_days:
+        raise ConfigError(
+            f"{NAMESPACE}:observability.logsRetentionDays: expected at most "
+            f"{NAMESPACE}:storage.logsRetentionDays ({storage.logs_retention_days}: the logs "
+            f"bucket, where Loki stores, expires objects then), got "
+            f"{observability.logs_retention_days}"
+        )
 
 
 def read_stack_file(path: Path) -> dict[str, object]:

@@ -3,9 +3,10 @@
 No Pulumi CLI, cloud or plugin is involved: the program's own code runs with
 the stack's configuration, and a recording monitor answers every resource
 registration with plausible outputs (ids, ARNs, endpoints, a kubeconfig, an
-image digest) and keeps what was asked: type, name, parent, provider and
-inputs. The resulting `Plan` is what `gamemetrics infra plan` prints and what
-the tests and the offline policy checks inspect.
+image digest, PEM-framed TLS keys and certificates) and keeps what was asked:
+type, name, parent, provider and inputs. The resulting `Plan` is what
+`gamemetrics infra plan` prints and what the tests and the offline policy
+checks inspect.
 
 Secrets stay wrapped in `Secret` in `Resource.inputs`; `redacted()` replaces
 them (and any input whose name says it is a credential) for display.
@@ -14,12 +15,14 @@ them (and any input whose name says it is a credential) for display.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import runpy
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -383,6 +386,25 @@ class FakeCloud(mocks.Mocks):
         elif type_ == "docker-build:index:Image":
             digest = "sha256:" + _digest(state.get("tags"), state.get("platforms"))
             out |= {"digest": digest, "ref": f"{(state.get('tags') or [name])[0]}@{digest}"}
+        elif type_ == "aws:iam/policy:Policy":
+            out["arn"] = f"arn:aws:iam::{account}:policy/{out['name']}"
+        elif type_ == "tls:index/privateKey:PrivateKey":
+            label = _PRIVATE_KEY_PEM_LABELS.get(str(state.get("algorithm") or "RSA"), "PRIVATE KEY")
+            out |= {
+                "privateKeyPem": _pem(label, name),
+                "privateKeyPemPkcs8": _pem("PRIVATE KEY", name),
+                "publicKeyPem": _pem("PUBLIC KEY", name),
+                "publicKeyFingerprintSha256": f"SHA256:{_digest(name, 'public')[:43]}",
+            }
+        elif type_ in _CERTIFICATES:
+            start = datetime(2026, 1, 1, tzinfo=UTC)
+            end = start + timedelta(hours=int(state.get("validityPeriodHours") or 0))
+            out |= {
+                "certPem": _pem("CERTIFICATE", name),
+                "validityStartTime": start.isoformat().replace("+00:00", "Z"),
+                "validityEndTime": end.isoformat().replace("+00:00", "Z"),
+                "readyForRenewal": False,
+            }
         elif type_ == "eks:index:Cluster":
             issuer = f"oidc.eks.{region}.amazonaws.com/id/{_digest(name)[:32].upper()}"
             out |= {
@@ -395,6 +417,20 @@ class FakeCloud(mocks.Mocks):
                 "nodeSecurityGroupId": f"sg-{_digest(name, 'nodes')[:17]}",
             }
         return out
+
+
+_PRIVATE_KEY_PEM_LABELS: Final = {"RSA": "RSA PRIVATE KEY", "ECDSA": "EC PRIVATE KEY"}
+"""pulumi-tls writes `privateKeyPem` as PKCS#1 (RSA) or SEC1 (ECDSA), else PKCS#8."""
+_CERTIFICATES: Final = frozenset(
+    {"tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"}
+)
+
+
+def _pem(label: str, seed: str) -> str:
+    """A PEM block with a made-up body: well-formed, deterministic, never a usable key."""
+    body = base64.b64encode(bytes.fromhex(_digest(label, seed) * 3)).decode()
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
 
 
 def _kubeconfig(cluster: str, region: str) -> dict[str, Any]:
@@ -448,7 +484,15 @@ class RecordingMonitor(mocks.MockMonitor):
                 typ=request.type, name=request.name, inputs=inputs, custom=request.custom
             )
         )
-        body = _sync_await(rpc.serialize_properties(state, {}))
+        # What the engine does for outputs a provider declares secret (a TLS private key).
+        secret_outputs = set(request.additionalSecretOutputs)
+        answer = {
+            k: {rpc._special_sig_key: rpc._special_secret_sig, "value": v}
+            if k in secret_outputs
+            else v
+            for k, v in state.items()
+        }
+        body = _sync_await(rpc.serialize_properties(answer, {}))
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id or "", object=body)
 

@@ -15,9 +15,17 @@ from infra.cache import Cache, CacheArgs
 from infra.cluster import Cluster, ClusterArgs
 from infra.database import DATABASE_NAME, MASTER_USER, Database, DatabaseArgs
 from infra.image_source import find_project_root, image_tag
-from infra.kubernetes.backends import Backends, Irsa, ObjectStorage, PostgresEndpoint, RedisEndpoint
+from infra.kubernetes.backends import (
+    Backends,
+    EksCluster,
+    Irsa,
+    ObjectStorage,
+    PostgresEndpoint,
+    RedisEndpoint,
+)
+from infra.kubernetes.ingress import IngressSettings
+from infra.kubernetes.placement import NodePlacement, Taint
 from infra.kubernetes.platform import KubernetesPlatform, KubernetesPlatformArgs
-from infra.kubernetes.services import IngressSettings
 from infra.network import Network, NetworkArgs
 from infra.registry import Registry, RegistryArgs
 from infra.storage import Storage, StorageArgs
@@ -110,6 +118,18 @@ registry = Registry(
 # Everything on the cluster (infra/kubernetes/): it takes the cluster's Kubernetes provider and
 # plain values of the AWS components; its own AWS resources (IRSA roles) use the AWS provider.
 ingress = settings.ingress
+# The brokers go to the node groups labelled `gamemetrics.io/pool: kafka` (prod), if any.
+kafka_groups = settings.cluster.pool("kafka")
+kafka_placement = (
+    NodePlacement(
+        node_labels={config.POOL_LABEL: "kafka"},
+        taints=tuple(
+            dict.fromkeys(Taint(t.key, t.value, t.effect) for g in kafka_groups for t in g.taints)
+        ),
+    )
+    if kafka_groups
+    else None
+)
 platform = KubernetesPlatform(
     "kubernetes",
     KubernetesPlatformArgs(
@@ -140,6 +160,12 @@ platform = KubernetesPlatform(
             tags=tags.for_service("kubernetes"),
         ),
         irsa=Irsa(cluster.oidc_provider_arn, cluster.oidc_provider_url),
+        cluster=EksCluster(
+            name=cluster.cluster_name,
+            region=settings.region,
+            vpc_id=network.vpc_id,
+            volumes_kms_key_arn=cluster.volumes_key_arn,
+        ),
         ingress=(
             IngressSettings(
                 domain=ingress.domain,
@@ -153,6 +179,7 @@ platform = KubernetesPlatform(
         grafana_admin_password=None,
         kafka_brokers=settings.kafka.brokers,
         kafka_storage_gib=settings.kafka.storage_gib,
+        kafka_placement=kafka_placement,
         mesh=settings.mesh.enabled,
         monitoring_replicas=2 if settings.environment == "prod" else 1,
         metrics_retention_days=settings.observability.metrics_retention_days,

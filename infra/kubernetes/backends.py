@@ -68,6 +68,18 @@ class Irsa:
 
 
 @dataclass(frozen=True)
+class EksCluster:
+    """The cluster itself, for the add-ons that manage AWS resources on its behalf."""
+
+    name: pulumi.Input[str]
+    region: str
+    vpc_id: pulumi.Input[str]
+    """Given explicitly: pods cannot read it from the instance metadata (hop limit 1)."""
+    volumes_kms_key_arn: pulumi.Input[str] | None = None
+    """The key of the EBS volumes the gp3 StorageClass creates; None: the EBS default key."""
+
+
+@dataclass(frozen=True)
 class Backends:
     """Everything outside the cluster that services connect to."""
 

@@ -1,11 +1,25 @@
 """Helm values of the observability charts, as plain functions of the stack's settings."""
 
 import json
+from dataclasses import dataclass
 from typing import Any, Final
+
+import pulumi
 
 ISTIO_CERTS_DIR: Final = "/etc/prom-certs"
 """Where Prometheus finds the Istio certificates it scrapes STRICT-mTLS pods with."""
 DASHBOARD_LABEL: Final = "grafana_dashboard"
+LOKI_SERVICE_ACCOUNT: Final = "loki"
+"""Named explicitly: its IRSA role trusts `system:serviceaccount:<monitoring>:loki`."""
+
+
+@dataclass(frozen=True)
+class BucketStore:
+    """An S3 bucket a chart keeps its data in, reached through an IRSA role."""
+
+    bucket: pulumi.Input[str]
+    region: str
+    role_arn: pulumi.Input[str]
 
 
 def _volume(storage_class: str, gib: int) -> dict[str, Any]:
@@ -93,28 +107,45 @@ def prometheus_stack(
     }
 
 
-def loki(*, retention_days: int, storage_class: str) -> dict[str, Any]:
-    """One Loki binary on a persistent volume (logs in S3 is an open point)."""
-    return {
-        "deploymentMode": "SingleBinary",
-        "loki": {
-            "auth_enabled": False,
-            "commonConfig": {"replication_factor": 1},
-            "storage": {"type": "filesystem"},
-            "schemaConfig": {
-                "configs": [
-                    {
-                        "from": "2025-01-01",
-                        "store": "tsdb",
-                        "object_store": "filesystem",
-                        "schema": "v13",
-                        "index": {"prefix": "index_", "period": "24h"},
-                    }
-                ]
-            },
-            "limits_config": {"retention_period": f"{retention_days * 24}h"},
-            "compactor": {"retention_enabled": True, "delete_request_store": "filesystem"},
+def loki(
+    *, retention_days: int, storage_class: str, store: BucketStore | None = None
+) -> dict[str, Any]:
+    """One Loki binary. With `store`, chunks and index go to that S3 bucket (the volume keeps
+    only the write-ahead log and caches); without, everything stays on the volume."""
+    backend = "s3" if store is not None else "filesystem"
+    config: dict[str, Any] = {
+        "auth_enabled": False,
+        "commonConfig": {"replication_factor": 1},
+        "storage": {"type": backend},
+        "schemaConfig": {
+            "configs": [
+                {
+                    "from": "2025-01-01",
+                    "store": "tsdb",
+                    "object_store": backend,
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": "24h"},
+                }
+            ]
         },
+        "limits_config": {"retention_period": f"{retention_days * 24}h"},
+        # The compactor applies the retention: it deletes expired chunks from the store.
+        "compactor": {"retention_enabled": True, "delete_request_store": backend},
+    }
+    values: dict[str, Any] = {"deploymentMode": "SingleBinary", "loki": config}
+    if store is not None:
+        # No SSE settings: the bucket's default encryption (SSE-KMS, bucket key) applies to
+        # every object Loki writes; the IRSA role may use the key.
+        config["storage"] |= {
+            "bucketNames": {"chunks": store.bucket, "ruler": store.bucket},
+            "s3": {"region": store.region},
+        }
+        values["serviceAccount"] = {
+            "create": True,
+            "name": LOKI_SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": store.role_arn},
+        }
+    return values | {
         "singleBinary": {"replicas": 1, "persistence": {"storageClass": storage_class}},
         "read": {"replicas": 0},
         "write": {"replicas": 0},

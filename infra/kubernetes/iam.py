@@ -6,39 +6,17 @@ from typing import Any
 import pulumi
 
 from apps.core import services
+from infra import irsa as irsa_trust
 from infra.kubernetes.backends import Irsa, ObjectStorage
 
 
 def trust_policy(irsa: Irsa, namespace: str, service_account: str) -> pulumi.Output[str]:
-    """Only `system:serviceaccount:<namespace>:<service_account>` may assume the role.
-
-    The same document as `infra.cluster.irsa_trust_policy`; not imported from there so
-    that this package does not load pulumi-eks.
-    """
-    subject = f"system:serviceaccount:{namespace}:{service_account}"
-
-    def document(values: list[Any]) -> str:
-        issuer = str(values[1]).removeprefix("https://")
-        return _dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": str(values[0])},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringEquals": {
-                                f"{issuer}:sub": subject,
-                                f"{issuer}:aud": "sts.amazonaws.com",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-
-    return pulumi.Output.all(irsa.oidc_provider_arn, irsa.oidc_provider_url).apply(document)
+    """Only `system:serviceaccount:<namespace>:<service_account>` may assume the role."""
+    return irsa_trust.trust_policy(
+        irsa.oidc_provider_arn,
+        irsa.oidc_provider_url,
+        irsa_trust.service_account_subject(namespace, service_account),
+    )
 
 
 def permissions_policy(
@@ -82,6 +60,45 @@ def permissions_policy(
     inputs: list[pulumi.Input[str]] = list(buckets)
     if storage.kms_key_arn is not None:
         inputs.append(storage.kms_key_arn)
+    return pulumi.Output.all(*inputs).apply(document)
+
+
+def bucket_store_policy(
+    bucket: pulumi.Input[str], kms_key_arn: pulumi.Input[str] | None
+) -> pulumi.Output[str]:
+    """Read, write and delete the objects of one bucket (a store that manages its own
+    objects, such as Loki's chunks and index), with the bucket's SSE-KMS key if it has one."""
+
+    def document(values: list[Any]) -> str:
+        name = str(values[0])
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "ListBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": [f"arn:aws:s3:::{name}"],
+            },
+            {
+                "Sid": "ReadWriteDeleteObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"arn:aws:s3:::{name}/*"],
+            },
+        ]
+        if len(values) > 1:
+            statements.append(
+                {
+                    "Sid": "BucketKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": [str(values[1])],
+                }
+            )
+        return _dumps({"Version": "2012-10-17", "Statement": statements})
+
+    inputs: list[pulumi.Input[str]] = [bucket]
+    if kms_key_arn is not None:
+        inputs.append(kms_key_arn)
     return pulumi.Output.all(*inputs).apply(document)
 
 

@@ -2,20 +2,23 @@
 what the repository keeps as files (dashboards/, alerts/) and a ServiceMonitor per service."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
 from apps.core import services, topics
-from infra.kubernetes import chart_values
+from infra.kubernetes import chart_values, iam
+from infra.kubernetes.backends import Irsa
 from infra.kubernetes.chart_values import DASHBOARD_LABEL, ISTIO_CERTS_DIR
 from infra.kubernetes.meta import HTTP_PORT_NAME, Namespaces, labels, selector_labels
+from infra.kubernetes.storage_class import GP3
 
 metav1 = k8s.meta.v1
 HERE: Final = Path(__file__).parent
@@ -34,6 +37,19 @@ class ChartVersions:
 
 
 @dataclass(frozen=True)
+class LogsBucket:
+    """The S3 bucket Loki keeps its chunks and index in (the stack's logs bucket)."""
+
+    bucket: pulumi.Input[str]
+    region: str
+    irsa: Irsa
+    kms_key_arn: pulumi.Input[str] | None = None
+    """The bucket's SSE-KMS key: Loki's role may encrypt and decrypt with it."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the IAM role."""
+
+
+@dataclass(frozen=True)
 class ObservabilityArgs:
     provider: k8s.Provider
     stack: topics.Stack
@@ -47,7 +63,9 @@ class ObservabilityArgs:
     metrics_storage_gib: int = 50
     logs_retention_days: int = 14
     traces_retention_days: int = 7
-    storage_class: str = "gp3"
+    storage_class: str = GP3
+    logs_bucket: LogsBucket | None = None
+    """None: Loki keeps the logs on its volume."""
     namespaces: Namespaces = field(default_factory=Namespaces)
     declared_services: Sequence[services.Service] = services.ALL
     charts: ChartVersions = field(default_factory=ChartVersions)
@@ -149,16 +167,31 @@ class Observability(pulumi.ComponentResource):
                 k8s_opts, pulumi.ResourceOptions(depends_on=[self.grafana_admin])
             ),
         )
+        self.loki_role: aws.iam.Role | None = None
+        logs_store, loki_opts = None, k8s_opts
+        if args.logs_bucket is not None:
+            self.loki_role, permissions = self._loki_role(name, args.logs_bucket, ns.monitoring)
+            logs_store = chart_values.BucketStore(
+                bucket=args.logs_bucket.bucket,
+                region=args.logs_bucket.region,
+                role_arn=self.loki_role.arn,
+            )
+            # Loki writes to the bucket as soon as it runs: its permissions come first.
+            loki_opts = pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[permissions])
+            )
         self.loki = self._release(
             name,
             "loki",
             GRAFANA_CHARTS,
             args.charts.loki,
             chart_values.loki(
-                retention_days=args.logs_retention_days, storage_class=args.storage_class
+                retention_days=args.logs_retention_days,
+                storage_class=args.storage_class,
+                store=logs_store,
             ),
             args,
-            k8s_opts,
+            loki_opts,
         )
         self.tempo = self._release(
             name,
@@ -227,6 +260,27 @@ class Observability(pulumi.ComponentResource):
                 "alerts": list(self.alerts),
             }
         )
+
+    def _loki_role(
+        self, name: str, logs: LogsBucket, namespace: str
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """Loki's IRSA role and its policy: the objects of the logs bucket and its key."""
+        role = aws.iam.Role(
+            f"{name}-loki-irsa",
+            assume_role_policy=iam.trust_policy(
+                logs.irsa, namespace, chart_values.LOKI_SERVICE_ACCOUNT
+            ),
+            description="GameMetrics Loki: chunks and index in the logs bucket, via IRSA",
+            tags={**logs.tags, "service": "loki"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-loki-irsa-policy",
+            role=role.id,
+            policy=iam.bucket_store_policy(logs.bucket, logs.kms_key_arn),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, policy
 
     def _release(
         self,

@@ -7,16 +7,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from apps.core import services, topics
-from infra.kubernetes.backends import Backends, Irsa
+from infra.kubernetes.backends import Backends, EksCluster, Irsa
 from infra.kubernetes.ingress import IngressSettings
+from infra.kubernetes.load_balancer import LoadBalancerController, LoadBalancerControllerArgs
 from infra.kubernetes.meta import Namespaces
-from infra.kubernetes.observability import Observability, ObservabilityArgs
+from infra.kubernetes.observability import LogsBucket, Observability, ObservabilityArgs
+from infra.kubernetes.placement import NodePlacement
 from infra.kubernetes.security import SecurityBaseline, SecurityBaselineArgs
 from infra.kubernetes.services import (
     ServiceDeployment,
     ServiceDeploymentArgs,
     ServicePlatform,
 )
+from infra.kubernetes.storage_class import GP3, gp3_storage_class
 from infra.kubernetes.streaming import Streaming, StreamingArgs
 
 
@@ -28,6 +31,7 @@ class KubernetesPlatformArgs:
     """The application image by digest."""
     backends: Backends
     irsa: Irsa
+    cluster: EksCluster
     ingress: IngressSettings | None
     """None: public services get no Ingress (a stack without a domain yet)."""
     grafana_admin_password: pulumi.Input[str] | None
@@ -36,6 +40,8 @@ class KubernetesPlatformArgs:
     """1 in dev, 3 in staging and prod."""
     mesh: bool = False
     kafka_storage_gib: int = 100
+    kafka_placement: NodePlacement | None = None
+    """The node group reserved for the brokers, if the stack has one."""
     monitoring_replicas: int = 1
     metrics_retention_days: int = 15
     logs_retention_days: int = 14
@@ -46,8 +52,9 @@ class KubernetesPlatformArgs:
 
 
 class KubernetesPlatform(pulumi.ComponentResource):
-    """SecurityBaseline, then Streaming and Observability, then one ServiceDeployment per
-    declared service (a service added to apps.core.services appears here unchanged)."""
+    """SecurityBaseline, the gp3 StorageClass and the AWS Load Balancer Controller, then
+    Streaming and Observability, then one ServiceDeployment per declared service (a service
+    added to apps.core.services appears here unchanged)."""
 
     def __init__(
         self, name: str, args: KubernetesPlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,6 +76,24 @@ class KubernetesPlatform(pulumi.ComponentResource):
             *self.security.namespaces.values(),
             *self.security.mesh_resources,
         ]
+        self.storage_class = gp3_storage_class(
+            f"{name}-{GP3}",
+            stack=args.stack,
+            kms_key_arn=args.cluster.volumes_kms_key_arn,
+            tags=args.backends.tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        self.load_balancer = LoadBalancerController(
+            f"{name}-load-balancer",
+            LoadBalancerControllerArgs(
+                provider=args.provider,
+                cluster=args.cluster,
+                irsa=args.irsa,
+                tags=args.backends.tags,
+            ),
+            opts=child,
+        )
+        with_volumes = [*after_baseline, self.storage_class]
         self.streaming = Streaming(
             f"{name}-streaming",
             StreamingArgs(
@@ -76,10 +101,12 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 stack=args.stack,
                 brokers=args.kafka_brokers,
                 storage_gib=args.kafka_storage_gib,
+                storage_class=GP3,
+                placement=args.kafka_placement,
                 namespaces=args.namespaces,
                 declared_topics=args.declared_topics,
                 declared_services=args.declared_services,
-                depends_on=after_baseline,
+                depends_on=with_volumes,
             ),
             opts=child,
         )
@@ -94,9 +121,11 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 metrics_retention_days=args.metrics_retention_days,
                 logs_retention_days=args.logs_retention_days,
                 traces_retention_days=args.traces_retention_days,
+                storage_class=GP3,
+                logs_bucket=self._logs_bucket(args),
                 namespaces=args.namespaces,
                 declared_services=args.declared_services,
-                depends_on=after_baseline,
+                depends_on=with_volumes,
             ),
             opts=child,
         )
@@ -115,6 +144,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
                 *self.streaming.users.values(),
                 self.streaming.apps_ca_secret,
             ],
+            ingress_controller=[self.load_balancer.release],
         )
         self.services = {
             s.name: ServiceDeployment(
@@ -125,6 +155,7 @@ class KubernetesPlatform(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "namespaces": list(self.security.namespaces),
+                "storage_class": GP3,
                 "kafka_bootstrap": self.streaming.access.bootstrap,
                 "services": list(self.services),
                 "hosts": {
@@ -133,4 +164,18 @@ class KubernetesPlatform(pulumi.ComponentResource):
                     if s.public
                 },
             }
+        )
+
+    @staticmethod
+    def _logs_bucket(args: KubernetesPlatformArgs) -> LogsBucket | None:
+        """Loki stores in the stack's logs bucket when there is one."""
+        storage = args.backends.storage
+        if storage is None or "logs" not in storage.buckets:
+            return None
+        return LogsBucket(
+            bucket=storage.buckets["logs"],
+            region=args.cluster.region,
+            irsa=args.irsa,
+            kms_key_arn=storage.kms_key_arn,
+            tags=args.backends.tags,
         )

@@ -17,9 +17,6 @@ from infra.kubernetes.backends import Backends, Irsa
 from infra.kubernetes.ingress import IngressSettings
 from infra.kubernetes.meta import HTTP_PORT_NAME, Namespaces, labels, selector_labels
 
-__all__ = ["IngressSettings", "ServiceDeployment", "ServiceDeploymentArgs", "ServicePlatform"]
-"""IngressSettings lives in `ingress`; re-exported for callers that built it from here."""
-
 metav1 = k8s.meta.v1
 corev1 = k8s.core.v1
 
@@ -39,6 +36,9 @@ class ServicePlatform:
     mesh: bool = False
     namespaces: Namespaces = field(default_factory=Namespaces)
     depends_on: Sequence[pulumi.Resource] = ()
+    ingress_controller: Sequence[pulumi.Resource] = ()
+    """What turns an Ingress into a load balancer (the AWS Load Balancer Controller's
+    release): Ingresses are created after it and deleted before it."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,9 @@ class ServiceDeployment(pulumi.ComponentResource):
                     ingress.annotations(svc, p.ingress, {**p.backends.tags, "service": svc.name}),
                 ),
                 spec=ingress.spec(svc, p.ingress),
-                opts=k8s_opts,
+                opts=pulumi.ResourceOptions.merge(
+                    k8s_opts, pulumi.ResourceOptions(depends_on=list(p.ingress_controller))
+                ),
             )
             if svc.public and p.ingress is not None
             else None

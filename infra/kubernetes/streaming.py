@@ -11,6 +11,8 @@ import pulumi_tls as tls
 from apps.core import services, topics
 from infra.kubernetes import kafka
 from infra.kubernetes.meta import Namespaces, labels
+from infra.kubernetes.placement import NodePlacement
+from infra.kubernetes.storage_class import GP3
 
 STRIMZI_CHART_VERSION = "1.2.0"
 STRIMZI_REPOSITORY = "https://strimzi.io/charts/"
@@ -26,7 +28,10 @@ class StreamingArgs:
     cluster_name: str = "gamemetrics"
     kafka_version: str = "4.2.0"
     storage_gib: int = 100
-    storage_class: str = "gp3"
+    storage_class: str = GP3
+    """The brokers' volumes (`storage_class.gp3_storage_class`: encrypted EBS gp3)."""
+    placement: NodePlacement | None = None
+    """Nodes reserved for the brokers (prod's `kafka` node group); None: any node."""
     broker_cpu: str = "1"
     broker_memory: str = "4Gi"
     declared_topics: Sequence[topics.Topic] = topics.ALL
@@ -214,7 +219,7 @@ class Streaming(pulumi.ComponentResource):
         )
 
     def _node_pool_spec(self, args: StreamingArgs) -> dict[str, Any]:
-        return {
+        spec: dict[str, Any] = {
             "replicas": self.replication.brokers,
             "roles": ["controller", "broker"],
             "storage": {
@@ -235,6 +240,13 @@ class Streaming(pulumi.ComponentResource):
                 "limits": {"cpu": args.broker_cpu, "memory": args.broker_memory},
             },
         }
+        if args.placement is not None:
+            # Strimzi adds its rack-awareness terms to this affinity, it does not replace it.
+            pod: dict[str, Any] = {"affinity": args.placement.affinity()}
+            if args.placement.taints:
+                pod["tolerations"] = args.placement.tolerations()
+            spec["template"] = {"pod": pod}
+        return spec
 
     def _kafka_spec(self, args: StreamingArgs) -> dict[str, Any]:
         ns = args.namespaces

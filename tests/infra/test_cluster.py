@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from infra.cluster import CONTROL_PLANE_LOGS, irsa_trust_policy
-from infra.preview import Plan, Secret, run_program
-from tests.infra.test_config import MINIMAL
+from infra.cluster import CONTROL_PLANE_LOGS
+from infra.preview import Plan, Secret
 
 CLUSTER = "eks:index:Cluster"
 NODE_GROUP = "eks:index:ManagedNodeGroup"
@@ -75,31 +74,28 @@ def test_core_add_ons_with_irsa_for_the_ebs_driver(dev: Plan) -> None:
     )
 
 
+def test_the_ebs_driver_may_use_the_volumes_key_through_grants_for_aws_resources(
+    dev: Plan,
+) -> None:
+    key = dev.one("aws:kms/key:Key", "cluster-volumes-key").plain
+    assert key["enableKeyRotation"] is True
+    assert key["description"] == "gamemetrics-dev: EBS volumes of persistent volume claims"
+    kms = dev.one("aws:iam/rolePolicy:RolePolicy", "cluster-ebs-csi-kms").plain
+    assert kms["role"].startswith("cluster-ebs-csi-")
+    grants, use = json.loads(kms["policy"])["Statement"]
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert set(grants["Action"]) == {"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}
+    assert "kms:*" not in use["Action"]
+    (key_arn,) = grants["Resource"]
+    assert use["Resource"] == [key_arn]
+    assert key_arn.startswith("arn:aws:kms:eu-west-1:123456789012:key/")
+
+
 def test_the_kubernetes_provider_uses_the_cluster_kubeconfig_as_a_secret(dev: Plan) -> None:
     provider = dev.one("pulumi:providers:kubernetes", "cluster-k8s")
     assert isinstance(provider.inputs["kubeconfig"], Secret)
     assert json.loads(provider.plain["kubeconfig"])["current-context"] == "gamemetrics-dev"
     assert isinstance(dev.outputs["kubeconfig"], Secret)
-
-
-def test_irsa_trust_policy_scopes_one_service_account() -> None:
-    def program() -> None:
-        import pulumi
-
-        policy = irsa_trust_policy(
-            "arn:aws:iam::1:oidc-provider/oidc.example/id/X",
-            "https://oidc.example/id/X",
-            "system:serviceaccount:apps:ingest",
-        )
-        pulumi.export("policy", policy)
-
-    plan = run_program("dev", MINIMAL, program)
-    statement = json.loads(str(plan.outputs["policy"]))["Statement"][0]
-    assert statement["Principal"] == {"Federated": "arn:aws:iam::1:oidc-provider/oidc.example/id/X"}
-    assert statement["Condition"]["StringEquals"] == {
-        "oidc.example/id/X:sub": "system:serviceaccount:apps:ingest",
-        "oidc.example/id/X:aud": "sts.amazonaws.com",
-    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -187,6 +187,27 @@ def test_a_missing_required_key_is_named(missing: str, message: str) -> None:
             {"nodeGroups": [{"name": "a", "capacityType": "spot"}]},
             "gamemetrics:cluster.nodeGroups[0].capacityType: expected one of ON_DEMAND, SPOT",
         ),
+        (
+            "cluster",
+            {"nodeGroups": [{"name": "a"}, {"name": "b", "taints": [{"key": "x"}]}]},
+            "gamemetrics:cluster.nodeGroups[1].taints[0].value: required, a label value",
+        ),
+        (
+            "cluster",
+            {
+                "nodeGroups": [
+                    {"name": "a"},
+                    {"name": "b", "taints": [{"key": "x", "value": "y", "effect": "NoRun"}]},
+                ]
+            },
+            "gamemetrics:cluster.nodeGroups[1].taints[0].effect: expected one of NoSchedule, "
+            "PreferNoSchedule, NoExecute, got 'NoRun'",
+        ),
+        (
+            "cluster",
+            {"nodeGroups": [{"name": "a", "taints": [{"key": "x", "value": "y"}]}]},
+            "gamemetrics:cluster.nodeGroups: expected at least one group without taints",
+        ),
         ("cache", {"replicas": 0}, "gamemetrics:cache.multiAz: true needs replicas >= 1"),
         ("kafka", {"brokers": 2}, "gamemetrics:kafka.brokers: expected 1 (dev) or 3 and more"),
         (
@@ -212,3 +233,29 @@ def test_a_file_error_names_the_file(tmp_path: Path) -> None:
         config.from_file(path)
     with pytest.raises(ConfigError, match="cannot read the stack configuration"):
         config.from_file(tmp_path / "missing.yaml")
+
+
+def test_a_node_group_may_be_reserved_for_a_workload_by_label_and_taint() -> None:
+    settings = config.from_file(ROOT / "Pulumi.prod.yaml")
+    (kafka,) = settings.cluster.pool("kafka")
+    assert kafka.name == "kafka"
+    assert kafka.labels == {config.POOL_LABEL: "kafka"}
+    assert kafka.taints == (config.NodeTaint(config.POOL_LABEL, "kafka", "NoSchedule"),)
+    for stack in ("dev", "staging"):
+        assert config.from_file(ROOT / f"Pulumi.{stack}.yaml").cluster.pool("kafka") == ()
+
+
+def test_loki_keeps_logs_no_longer_than_the_logs_bucket_does() -> None:
+    message = error(
+        {
+            **MINIMAL,
+            "gamemetrics:storage": {"logsRetentionDays": 14},
+            "gamemetrics:observability": {"logsRetentionDays": 30},
+        }
+    )
+    assert message == (
+        "gamemetrics:observability.logsRetentionDays: expected at most "
+        "gamemetrics:storage.logsRetentionDays (14: the logs bucket, where Loki stores, "
+        "expires objects then), got 30"
+    )
+    assert parse(storage={"logsRetentionDays": 30}, observability={"logsRetentionDays": 30})

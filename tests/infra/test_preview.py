@@ -103,3 +103,35 @@ def test_a_failing_program_leaves_the_engine_usable() -> None:
         run_program("dev", MINIMAL, broken)
     again = run_program("dev", MINIMAL, program)
     assert len(again.resources) == 4
+
+
+def test_tls_resources_get_well_formed_pem_outputs_and_the_key_stays_secret() -> None:
+    import pulumi_tls as tls
+
+    def with_a_ca() -> None:
+        key = tls.PrivateKey("ca-key", algorithm="ECDSA", ecdsa_curve="P256")
+        cert = tls.SelfSignedCert(
+            "ca",
+            private_key_pem=key.private_key_pem,
+            is_ca_certificate=True,
+            validity_period_hours=48,
+            allowed_uses=["cert_signing"],
+            subject=tls.SelfSignedCertSubjectArgs(common_name="ca"),
+        )
+        pulumi.export("key", key.private_key_pem)
+        pulumi.export("cert", cert.cert_pem)
+        pulumi.export("until", cert.validity_end_time)
+
+    plan = run_program("dev", MINIMAL, with_a_ca)
+    key, cert = plan.outputs["key"], plan.outputs["cert"]
+    assert isinstance(key, Secret)
+    assert str(key.value).startswith("-----BEGIN EC PRIVATE KEY-----\n")
+    assert str(key.value).endswith("-----END EC PRIVATE KEY-----\n")
+    assert str(cert).startswith("-----BEGIN CERTIFICATE-----\n")
+    assert all(len(line) <= 64 for line in str(cert).splitlines())
+    assert plan.outputs["until"] == "2026-01-03T00:00:00Z"
+    # Secret as the engine keeps it (the provider declares it so): never displayed.
+    shown = plan.render() + json.dumps(plan.to_json())
+    assert str(key.value).splitlines()[1] not in shown
+    # Deterministic: the plan of the same program does not change between runs.
+    assert run_program("dev", MINIMAL, with_a_ca).outputs == plan.outputs

@@ -22,7 +22,7 @@ COMMON = {
     "aws:ec2/routeTable:RouteTable": 5,
     "aws:ec2/vpcEndpoint:VpcEndpoint": 3,
     "aws:ec2/flowLog:FlowLog": 1,
-    "aws:kms/key:Key": 5,
+    "aws:kms/key:Key": 6,
     "eks:index:Cluster": 1,
     "aws:eks/addon:Addon": 3,
     "aws:elasticache/replicationGroup:ReplicationGroup": 1,
@@ -39,7 +39,7 @@ DIFFERENT = {
     "aws:ec2/launchTemplate:LaunchTemplate": (1, 1, 2),
     "aws:rds/instance:Instance": (1, 1, 2),
 }
-TOTALS = {"dev": 112, "staging": 116, "prod": 119}
+TOTALS = {"dev": 115, "staging": 119, "prod": 122}
 """What the AWS side declares: the stack, its AWS provider and the six components' trees."""
 COMPONENTS = tuple(
     f"gamemetrics:infra:{c}"

@@ -9,7 +9,14 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime.mocks import MockMonitor
 
 from apps.core import topics
-from infra.kubernetes.backends import Backends, Irsa, ObjectStorage, PostgresEndpoint, RedisEndpoint
+from infra.kubernetes.backends import (
+    Backends,
+    EksCluster,
+    Irsa,
+    ObjectStorage,
+    PostgresEndpoint,
+    RedisEndpoint,
+)
 from infra.kubernetes.ingress import IngressSettings
 from infra.kubernetes.platform import KubernetesPlatformArgs
 from infra.kubernetes.validate import kubernetes_objects
@@ -37,6 +44,8 @@ class Recorded:
     inputs: dict[str, Any]
     provider: str
     """The explicit provider reference (`urn::id`), empty when none was given."""
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources it was declared to depend on (`depends_on` and inputs)."""
 
     @property
     def kind(self) -> str:
@@ -74,6 +83,12 @@ class Program:
             and (namespace is None or r.namespace == namespace)
         ]
 
+    def resource(self, type_token: str, name: str | None = None) -> Recorded:
+        """The only resource of `type_token` (with that resource name, if given)."""
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        assert len(found) == 1, f"{type_token} {name or ''}: {len(found)} found"
+        return found[0]
+
     def one(self, kind: str, name: str, namespace: str | None = None) -> Recorded:
         found = [r for r in self.kind(kind, namespace) if r.object_name == name]
         assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
@@ -96,6 +111,8 @@ class _Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::123456789012:role/{args.name}"
+        if args.typ == "aws:iam/policy:Policy":
+            state["arn"] = f"arn:aws:iam::123456789012:policy/{args.name}"
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "generated-password"
         if args.typ == "tls:index/privateKey:PrivateKey":
@@ -116,11 +133,13 @@ class _Mocks(pulumi.runtime.Mocks):
 class _Monitor(MockMonitor):
     def __init__(self, mocks: _Mocks) -> None:
         super().__init__(mocks)
-        self.registered: list[tuple[str, str, str, str]] = []
+        self.registered: list[tuple[str, str, str, str, tuple[str, ...]]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # the gRPC method's name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        self.registered.append((request.type, request.name, response.urn, request.parent))
+        self.registered.append(
+            (request.type, request.name, response.urn, request.parent, tuple(request.dependencies))
+        )
         return response
 
 
@@ -139,8 +158,8 @@ def run(program: Callable[[], object], stack: str = "test") -> Program:
     pulumi.runtime.test(body)()  # type: ignore[no-untyped-call]
     return Program(
         [
-            Recorded(t, n, urn, parent, *mocks.inputs.get((t, n), ({}, "")))
-            for t, n, urn, parent in monitor.registered
+            Recorded(t, n, urn, parent, *mocks.inputs.get((t, n), ({}, "")), dependencies)
+            for t, n, urn, parent, dependencies in monitor.registered
         ]
     )
 
@@ -175,6 +194,18 @@ def irsa() -> Irsa:
     )
 
 
+VOLUMES_KEY = "arn:aws:kms:eu-west-1:123456789012:key/volumes"
+
+
+def cluster() -> EksCluster:
+    return EksCluster(
+        name="gamemetrics-test",
+        region="eu-west-1",
+        vpc_id="vpc-0123456789abcdef0",
+        volumes_kms_key_arn=VOLUMES_KEY,
+    )
+
+
 def ingress() -> IngressSettings:
     return IngressSettings(
         domain="dev.gamemetrics.example",
@@ -190,6 +221,7 @@ def platform_args(stack: topics.Stack, *, mesh: bool = False) -> KubernetesPlatf
         image=IMAGE,
         backends=backends(),
         irsa=irsa(),
+        cluster=cluster(),
         ingress=ingress(),
         grafana_admin_password=pulumi.Output.secret("grafana") if stack == "prod" else None,
         kafka_brokers=BROKERS[stack],

@@ -8,12 +8,14 @@ import pytest
 
 import apps
 from apps.core import services, topics
+from infra.kubernetes import chart_values
 from infra.kubernetes.observability import (
     ALERTS_DIR,
     DASHBOARDS_DIR,
     load_alerts,
     load_dashboards,
 )
+from infra.preview import Plan
 from tests.infra.kubernetes import harness
 
 
@@ -116,3 +118,75 @@ def test_grafana_admin_password_is_given_or_generated_never_the_chart_default() 
     assert password("dev") == "generated-password"
     generated = harness.platform("dev").of_type("random:index/randomPassword:RandomPassword")
     assert [g.inputs["length"] for g in generated] == [32]
+
+
+def test_loki_stores_in_the_logs_bucket_with_a_role_scoped_to_it() -> None:
+    program = harness.platform("prod")
+    values = program.releases()["loki"].inputs["values"]
+    storage = values["loki"]["storage"]
+    assert storage["type"] == "s3"
+    assert storage["bucketNames"] == {"chunks": "gm-logs", "ruler": "gm-logs"}
+    assert storage["s3"] == {"region": harness.cluster().region}
+    assert "sse" not in storage["s3"]  # the bucket's default SSE-KMS applies
+    (schema,) = values["loki"]["schemaConfig"]["configs"]
+    assert schema["object_store"] == "s3"
+    assert values["loki"]["compactor"]["delete_request_store"] == "s3"
+    role = program.resource("aws:iam/role:Role", "gm-observability-loki-irsa")
+    assert values["serviceAccount"] == {
+        "create": True,
+        "name": "loki",
+        "annotations": {
+            "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{role.name}"
+        },
+    }
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert set(trust["Condition"]["StringEquals"].values()) == {
+        "system:serviceaccount:monitoring:loki",
+        "sts.amazonaws.com",
+    }
+    policy = program.resource("aws:iam/rolePolicy:RolePolicy", "gm-observability-loki-irsa-policy")
+    loki = program.resource("kubernetes:helm.sh/v3:Release", "gm-observability-loki")
+    assert policy.urn in loki.dependencies  # it may write from its first start
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["ListBucket"]["Resource"] == ["arn:aws:s3:::gm-logs"]
+    objects = statements["ReadWriteDeleteObjects"]
+    assert objects["Resource"] == ["arn:aws:s3:::gm-logs/*"]
+    assert set(objects["Action"]) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+    key = statements["BucketKey"]
+    assert key["Resource"] == [harness.backends().storage.kms_key_arn]  # type: ignore[union-attr]
+    assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+def test_without_a_logs_bucket_loki_keeps_the_logs_on_its_volume() -> None:
+    values = chart_values.loki(retention_days=3, storage_class="gp3")
+    assert values["loki"]["storage"] == {"type": "filesystem"}
+    assert values["loki"]["schemaConfig"]["configs"][0]["object_store"] == "filesystem"
+    assert "serviceAccount" not in values
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_stack_loki_uses_its_logs_bucket_and_storage_key(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    plan = plans[stack]
+    values = plan.one("kubernetes:helm.sh/v3:Release", "kubernetes-observability-loki").plain[
+        "values"
+    ]
+    logs_bucket = plan.outputs["buckets"]["logs"]  # type: ignore[index]
+    assert values["loki"]["storage"]["bucketNames"]["chunks"] == logs_bucket
+    assert values["loki"]["limits_config"]["retention_period"] == (
+        f"{plan.settings.observability.logs_retention_days * 24}h"
+    )
+    assert (
+        plan.settings.observability.logs_retention_days <= plan.settings.storage.logs_retention_days
+    )
+    policy = plan.one("aws:iam/rolePolicy:RolePolicy", "kubernetes-observability-loki-irsa-policy")
+    resources = {r for s in json.loads(policy.plain["policy"])["Statement"] for r in s["Resource"]}
+    # The key Loki may use is the one the logs bucket encrypts with by default (SSE-KMS).
+    encryption = plan.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "storage-logs",
+    )
+    (rule,) = encryption.plain["rules"]
+    bucket_key = rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+    assert resources == {f"arn:aws:s3:::{logs_bucket}", f"arn:aws:s3:::{logs_bucket}/*", bucket_key}

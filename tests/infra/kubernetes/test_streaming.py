@@ -6,8 +6,10 @@ import pytest
 
 from apps.core import services, topics
 from infra.kubernetes import kafka
+from infra.kubernetes.placement import NodePlacement
 from infra.kubernetes.streaming import Streaming, StreamingArgs
 from infra.kubernetes.validate import validate_objects
+from infra.preview import Plan
 from tests.infra.kubernetes import harness
 
 EXPECTED: dict[str, tuple[int, int, int]] = {
@@ -176,3 +178,61 @@ def test_topics_and_users_come_only_from_the_declarations_given() -> None:
         r.parent == component.urn for r in program if r.type.startswith(("kubernetes:", "tls:"))
     )
     validate_objects(program.objects())
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_brokers_run_on_the_kafka_node_group_where_the_stack_has_one(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    plan = plans[stack]
+    pool = plan.one("kubernetes:kafka.strimzi.io/v1:KafkaNodePool").plain["spec"]
+    groups = plan.settings.cluster.pool("kafka")
+    assert bool(groups) == (stack == "prod")  # Pulumi.prod.yaml's `kafka` node group
+    if not groups:
+        assert "template" not in pool
+        return
+    (group,) = groups
+    pod = pool["template"]["pod"]
+    (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert term["matchExpressions"] == [
+        {"key": "gamemetrics.io/pool", "operator": "In", "values": ["kafka"]}
+    ]
+    # The node group carries the label the brokers require, and the taint they tolerate.
+    nodes = plan.one("eks:index:ManagedNodeGroup", f"cluster-{group.name}").plain
+    assert nodes["labels"]["gamemetrics.io/pool"] == "kafka"
+    (taint,) = nodes["taints"]
+    assert taint == {"key": "gamemetrics.io/pool", "value": "kafka", "effect": "NO_SCHEDULE"}
+    assert pod["tolerations"] == [
+        {
+            "key": "gamemetrics.io/pool",
+            "operator": "Equal",
+            "value": "kafka",
+            "effect": "NoSchedule",
+        }
+    ]
+    # Nothing else tolerates it: the other node groups keep the services and operators.
+    general = plan.one("eks:index:ManagedNodeGroup", "cluster-general").plain
+    assert "taints" not in general
+
+
+def test_placement_without_taints_sets_only_the_affinity_and_validates() -> None:
+    placement = NodePlacement(node_labels={"gamemetrics.io/pool": "kafka", "zone-class": "a"})
+    program = harness.run(
+        lambda: Streaming(
+            "s",
+            StreamingArgs(
+                provider=harness.provider(), stack="prod", brokers=3, placement=placement
+            ),
+        )
+    )
+    pod = program.one("KafkaNodePool", "dual-role").spec["template"]["pod"]
+    assert "tolerations" not in pod
+    (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert [e["key"] for e in term["matchExpressions"]] == ["gamemetrics.io/pool", "zone-class"]
+    validate_objects(program.objects())
+    with pytest.raises(ValueError, match="at least one node label"):
+        NodePlacement(node_labels={})
