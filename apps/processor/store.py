@@ -40,6 +40,7 @@ COPY_TYPES: Final = (
 _SETUP: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE events) ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS fresh (LIKE events) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS cohort_moves (LIKE cohort_activity) ON COMMIT DELETE ROWS",
 )
 
 # Built from the constant column list only: nothing here comes from input.
@@ -63,34 +64,128 @@ WHERE EXISTS (SELECT FROM event_keys k
 
 _STORE: Final = f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM {{source}}"  # noqa: S608
 
-# Each player's earliest event (the smallest event id among equal times).
+# Each player's earliest event (the smallest event id among equal times). A player whose
+# first event moved earlier (a late event) to another day or acquisition segment takes
+# their active days stored before this batch (player_days is written next) from the old
+# cohort_activity key to the new one: the changes wait in `cohort_moves` so that one
+# statement, _PLAYER_DAYS, updates cohort_activity, in key order (concurrent processors
+# of a game lock its rows in the same order: no deadlock).
 _PLAYERS: Final = """
-INSERT INTO players AS p (game_id, player_id, first_seen, first_day, platform, country, app_version)
-SELECT DISTINCT ON (i.game_id, i.player_id)
-       i.game_id, i.player_id, i.event_time, (i.event_time AT TIME ZONE 'UTC')::date,
-       coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, '')
-FROM {candidates}
-ORDER BY i.game_id, i.player_id, i.event_time, i.event_id
-ON CONFLICT (game_id, player_id) DO UPDATE
-SET first_seen = excluded.first_seen, first_day = excluded.first_day,
-    platform = excluded.platform, country = excluded.country, app_version = excluded.app_version
-WHERE excluded.first_seen < p.first_seen
+WITH moved AS (
+    INSERT INTO players AS p (game_id, player_id, first_seen, first_day, platform, country,
+                              app_version)
+    SELECT DISTINCT ON (i.game_id, i.player_id)
+           i.game_id, i.player_id, i.event_time, (i.event_time AT TIME ZONE 'UTC')::date,
+           coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, '')
+    FROM {candidates}
+    ORDER BY i.game_id, i.player_id, i.event_time, i.event_id
+    ON CONFLICT (game_id, player_id) DO UPDATE
+    SET first_seen = excluded.first_seen, first_day = excluded.first_day,
+        platform = excluded.platform, country = excluded.country, app_version = excluded.app_version
+    WHERE excluded.first_seen < p.first_seen
+    RETURNING new.game_id, new.player_id, old.first_day AS old_day, old.platform AS old_platform,
+              old.country AS old_country, old.app_version AS old_app_version,
+              new.first_day, new.platform, new.country, new.app_version
+),
+past AS (
+    -- A skip scan of player_days' primary key: one descent per day from the old first day.
+    SELECT m.*, d.day FROM moved m
+    CROSS JOIN LATERAL (SELECT DISTINCT d.day FROM player_days d
+                        WHERE d.game_id = m.game_id AND d.player_id = m.player_id
+                          AND d.day >= m.old_day) d
+    WHERE m.old_day IS NOT NULL
+      AND (m.old_day, m.old_platform, m.old_country, m.old_app_version)
+          IS DISTINCT FROM (m.first_day, m.platform, m.country, m.app_version)
+)
+INSERT INTO cohort_moves (game_id, first_day, day_n, platform, country, app_version, players)
+SELECT game_id, old_day, day - old_day, old_platform, old_country, old_app_version, -1 FROM past
+UNION ALL
+SELECT game_id, first_day, day - first_day, platform, country, app_version, 1 FROM past
 """
 
+# player_days, and from what it changed the per-day distinct counts of daily_stats and the
+# new active days of cohort_activity. Only a player-day where a row appeared, or a row had
+# its first session_end or purchase, can gain a distinct player; for those alone the rows
+# stored before this batch (any segment: this statement does not see its own changes) are
+# looked up. In a stream most player-days already have their row, so few are.
 _PLAYER_DAYS: Final = """
-INSERT INTO player_days AS d (game_id, day, player_id, platform, country, app_version,
-                              events, sessions, session_seconds, purchases)
-SELECT game_id, (event_time AT TIME ZONE 'UTC')::date, player_id,
-       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, ''),
-       count(*),
-       count(*) FILTER (WHERE event_type = 'session_end'),
-       coalesce(sum(duration_seconds) FILTER (WHERE event_type = 'session_end'), 0),
-       count(*) FILTER (WHERE event_type = 'purchase')
-FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
-ON CONFLICT (game_id, day, player_id, platform, country, app_version) DO UPDATE
-SET events = d.events + excluded.events, sessions = d.sessions + excluded.sessions,
-    session_seconds = d.session_seconds + excluded.session_seconds,
-    purchases = d.purchases + excluded.purchases
+WITH batch AS (
+    SELECT game_id, (event_time AT TIME ZONE 'UTC')::date AS day, player_id,
+           coalesce(platform, '') AS platform, coalesce(country, '') AS country,
+           coalesce(app_version, '') AS app_version,
+           count(*) AS events,
+           count(*) FILTER (WHERE event_type = 'session_end') AS sessions,
+           coalesce(sum(duration_seconds) FILTER (WHERE event_type = 'session_end'), 0)
+               AS session_seconds,
+           count(*) FILTER (WHERE event_type = 'purchase') AS purchases
+    FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
+),
+up AS (
+    INSERT INTO player_days AS d (game_id, day, player_id, platform, country, app_version,
+                                  events, sessions, session_seconds, purchases)
+    SELECT * FROM batch
+    ON CONFLICT (game_id, day, player_id, platform, country, app_version) DO UPDATE
+    SET events = d.events + excluded.events, sessions = d.sessions + excluded.sessions,
+        session_seconds = d.session_seconds + excluded.session_seconds,
+        purchases = d.purchases + excluded.purchases
+    RETURNING new.game_id, new.day, new.player_id, new.sessions > 0 AS played,
+              new.purchases > 0 AS paid,
+              old.events IS NULL OR (old.sessions = 0 AND new.sessions > 0)
+              OR (old.purchases = 0 AND new.purchases > 0) AS gaining
+),
+gained AS (
+    SELECT c.game_id, c.day, c.player_id, NOT b.existed AS active,
+           c.played AND NOT coalesce(b.played, false) AS played,
+           c.paid AND NOT coalesce(b.paid, false) AS paid
+    FROM (SELECT game_id, day, player_id, bool_or(played) AS played, bool_or(paid) AS paid
+          FROM up WHERE gaining GROUP BY 1, 2, 3) c
+    CROSS JOIN LATERAL (
+        SELECT count(*) > 0 AS existed, bool_or(d.sessions > 0) AS played,
+               bool_or(d.purchases > 0) AS paid
+        FROM player_days d
+        WHERE d.game_id = c.game_id AND d.day = c.day AND d.player_id = c.player_id
+    ) b
+),
+cohorts AS (
+    INSERT INTO cohort_activity AS c (game_id, first_day, day_n, platform, country,
+                                      app_version, players)
+    SELECT game_id, first_day, day_n, platform, country, app_version, sum(players)
+    FROM (
+        SELECT g.game_id, p.first_day, g.day - p.first_day AS day_n, p.platform, p.country,
+               p.app_version, 1 AS players
+        FROM gained g
+        -- A lookup per new player-day, never a scan of players (LIMIT keeps it a subquery).
+        CROSS JOIN LATERAL (SELECT first_day, platform, country, app_version FROM players p
+                            WHERE p.game_id = g.game_id AND p.player_id = g.player_id
+                            LIMIT 1) p
+        WHERE g.active
+        UNION ALL
+        SELECT game_id, first_day, day_n, platform, country, app_version, players
+        FROM cohort_moves
+    ) AS delta
+    GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(players) <> 0 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (game_id, first_day, day_n, platform, country, app_version) DO UPDATE
+    SET players = c.players + excluded.players
+)
+INSERT INTO daily_stats AS s (game_id, day, players, session_players, paying_players, events,
+                              sessions, session_seconds, purchases)
+SELECT game_id, day, sum(players), sum(session_players), sum(paying_players), sum(events),
+       sum(sessions), sum(session_seconds), sum(purchases)
+FROM (
+    SELECT game_id, day, 0 AS players, 0 AS session_players, 0 AS paying_players, events,
+           sessions, session_seconds, purchases
+    FROM batch
+    UNION ALL
+    SELECT game_id, day, active::int, played::int, paid::int, 0, 0, 0, 0 FROM gained
+) AS delta
+GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (game_id, day) DO UPDATE
+SET players = s.players + excluded.players,
+    session_players = s.session_players + excluded.session_players,
+    paying_players = s.paying_players + excluded.paying_players,
+    events = s.events + excluded.events, sessions = s.sessions + excluded.sessions,
+    session_seconds = s.session_seconds + excluded.session_seconds,
+    purchases = s.purchases + excluded.purchases
 """
 
 _REVENUE: Final = """

@@ -44,6 +44,44 @@ FROM events WHERE game_id = %s GROUP BY 1, 2 ORDER BY 1, 2
 """
 _COUNTS = "SELECT minute, event_type, events FROM event_counts WHERE game_id = %s ORDER BY 1, 2"
 
+_DAILY_STATS_FROM_EVENTS = """
+SELECT day, count(DISTINCT player_id), count(DISTINCT player_id) FILTER (WHERE session_end),
+       count(DISTINCT player_id) FILTER (WHERE purchase), count(*),
+       count(*) FILTER (WHERE session_end),
+       round(coalesce(sum(duration_seconds) FILTER (WHERE session_end), 0)::numeric, 6),
+       count(*) FILTER (WHERE purchase)
+FROM (SELECT (event_time AT TIME ZONE 'UTC')::date AS day, player_id, duration_seconds,
+             event_type = 'session_end' AS session_end, event_type = 'purchase' AS purchase
+      FROM events WHERE game_id = %s) AS e
+GROUP BY 1 ORDER BY 1
+"""
+_DAILY_STATS = """
+SELECT day, players, session_players, paying_players, events, sessions,
+       round(session_seconds::numeric, 6), purchases
+FROM daily_stats WHERE game_id = %s ORDER BY 1
+"""
+# Each player's first event (as _PLAYERS_FROM_EVENTS) and the days they were active.
+_COHORT_ACTIVITY_FROM_EVENTS = """
+WITH e AS (
+    SELECT player_id, event_time, event_id, (event_time AT TIME ZONE 'UTC')::date AS day,
+           coalesce(platform, '') AS platform, coalesce(country, '') AS country,
+           coalesce(app_version, '') AS app_version
+    FROM events WHERE game_id = %s
+),
+first AS (
+    SELECT DISTINCT ON (player_id) player_id, day AS first_day, platform, country, app_version
+    FROM e ORDER BY player_id, event_time, event_id
+)
+SELECT f.first_day, a.day - f.first_day, f.platform, f.country, f.app_version, count(*)
+FROM first f JOIN (SELECT DISTINCT player_id, day FROM e) a USING (player_id)
+GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+# A player moved to another cohort by a late event leaves a 0 behind.
+_COHORT_ACTIVITY = """
+SELECT first_day, day_n, platform, country, app_version, players FROM cohort_activity
+WHERE game_id = %s AND players <> 0 ORDER BY 1, 2, 3, 4, 5
+"""
+
 # Tests receive everything within minutes: the whole game is inside the live window.
 _LIVE_SECONDS_FROM_EVENTS = """
 SELECT date_trunc('second', received_at), count(*) FROM events WHERE game_id = %s
@@ -59,6 +97,8 @@ PAIRS = {
     "player_days": (_PLAYER_DAYS, _PLAYER_DAYS_FROM_EVENTS),
     "players": (_PLAYERS, _PLAYERS_FROM_EVENTS),
     "daily_revenue": (_REVENUE, _REVENUE_FROM_EVENTS),
+    "daily_stats": (_DAILY_STATS, _DAILY_STATS_FROM_EVENTS),
+    "cohort_activity": (_COHORT_ACTIVITY, _COHORT_ACTIVITY_FROM_EVENTS),
     "event_counts": (_COUNTS, _COUNTS_FROM_EVENTS),
     "live_seconds": (_LIVE_SECONDS, _LIVE_SECONDS_FROM_EVENTS),
     "live_players": (_LIVE_PLAYERS, _LIVE_PLAYERS_FROM_EVENTS),

@@ -1,7 +1,10 @@
 """activeUsers and newUsers: distinct players per bucket.
 
 activeUsers filters on each event's own attributes (`player_days` segment
-columns); newUsers on the player's acquisition attributes (`players`).
+columns); per day and without a filter, `daily_stats` holds the count.
+newUsers filters on the player's acquisition attributes: `cohort_activity`
+at day 0 counts each player once, on their first day, in their acquisition
+segment, so its sums are exact for any filter and bucket.
 """
 
 import uuid
@@ -14,6 +17,7 @@ from apps.analytics.queries.common import (
     bucket_of,
     by_bucket,
     fetch_all,
+    from_daily_stats,
     segment_condition,
 )
 from apps.analytics.results import TimeValue
@@ -27,9 +31,14 @@ WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
 GROUP BY 1
 """
 
+_ACTIVE_DAILY = """
+SELECT {bucket}, players FROM daily_stats
+WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+"""
+
 _NEW = """
-SELECT {bucket}, count(*) FROM players
-WHERE game_id = %(game)s AND first_day BETWEEN %(first)s AND %(last)s{segment}
+SELECT {bucket}, sum(players)::bigint FROM cohort_activity
+WHERE game_id = %(game)s AND first_day BETWEEN %(first)s AND %(last)s AND day_n = 0{segment}
 GROUP BY 1
 """
 
@@ -39,7 +48,8 @@ async def active_users(
     granularity: Granularity, segment: Segment,
 ) -> list[TimeValue]:  # fmt: skip
     """Distinct players with an event (matching `segment`) in each bucket's days in range."""
-    return await _per_bucket(conn, _ACTIVE, "day", game_id, first, last, granularity, segment)
+    template = _ACTIVE_DAILY if from_daily_stats(granularity, segment) else _ACTIVE
+    return await _per_bucket(conn, template, "day", game_id, first, last, granularity, segment)
 
 
 async def new_users(

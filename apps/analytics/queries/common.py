@@ -12,13 +12,22 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from apps.core.periods import Granularity, Segment, buckets
+from apps.core.periods import ANY_SEGMENT, Granularity, Segment, buckets
 
 Conn: TypeAlias = psycopg.AsyncConnection[Any]
 """Any async connection: the queries open their own tuple-row cursors."""
 
 _SEGMENT_COLUMNS: Final = ("platform", "country", "app_version")
 """`Segment`'s fields, named like the columns that hold them."""
+
+
+def from_daily_stats(granularity: Granularity, segment: Segment) -> bool:
+    """Whether `daily_stats` answers: its distinct counts are per day and for no filter.
+
+    A week's distinct players are not the sum of its days', and a filtered
+    distinct count needs the segments of `player_days`.
+    """
+    return granularity is Granularity.DAY and segment == ANY_SEGMENT
 
 
 def segment_condition(

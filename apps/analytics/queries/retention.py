@@ -1,8 +1,10 @@
 """retention: per cohort day, how many of its players came back N days later.
 
 A cohort is the players first seen on a day in range, filtered on their
-acquisition attributes (`players`); a player is retained on day N when they
-have any event on cohort + N, whatever its attributes.
+acquisition attributes; a player is retained on day N when they have any
+event on cohort + N, whatever its attributes. `cohort_activity` counts
+exactly that per cohort day, N and acquisition segment (N = 0 is the
+cohort's size), so any filter is a sum over the segments it matches.
 """
 
 import uuid
@@ -15,19 +17,11 @@ from apps.analytics.queries.common import Conn, fetch_all, segment_condition
 from apps.analytics.results import Cohort, RetentionPoint, ratio
 from apps.core.periods import Segment
 
-# Sizes, then retained counts per (cohort, N) for the N given (N <= today - cohort only).
-# DISTINCT: a player has several player_days rows on a day when their events' segments differ.
+# Sizes (day 0: every player is active on their first day) and retained counts per (cohort, N).
 _RETENTION = """
-WITH cohort AS MATERIALIZED (
-    SELECT player_id, first_day FROM players
-    WHERE game_id = %(game)s AND first_day BETWEEN %(first)s AND %(last)s{segment}
-)
-SELECT first_day, -1, count(*) FROM cohort GROUP BY 1
-UNION ALL
-SELECT c.first_day, d.day - c.first_day, count(DISTINCT c.player_id)
-FROM cohort c JOIN player_days d ON d.player_id = c.player_id
-WHERE d.game_id = %(game)s AND d.day = ANY(%(active_days)s::date[])
-  AND d.day - c.first_day = ANY(%(days)s::int[])
+SELECT first_day, day_n, sum(players)::bigint FROM cohort_activity
+WHERE game_id = %(game)s AND first_day BETWEEN %(first)s AND %(last)s
+  AND day_n = ANY(%(days)s::int[]){segment}
 GROUP BY 1, 2
 """
 
@@ -41,27 +35,17 @@ async def retention(
     A point whose day (cohort + N) is after `today` is left out; a cohort of no
     players has rate 0.0 at every point.
     """
-    wanted = sorted(set(days))
-    returns = {c + timedelta(days=n) for c in _days(first, last) for n in wanted}
-    active_days = sorted(d for d in returns if d <= today)
     condition, params = segment_condition(segment)
     rows = await fetch_all(
         conn, sql.SQL(_RETENTION).format(segment=condition),
-        {"game": game_id, "first": first, "last": last, "days": wanted,
-         "active_days": active_days, **params},
+        {"game": game_id, "first": first, "last": last, "days": sorted({0, *days}), **params},
     )  # fmt: skip
-    sizes: dict[date, int] = {}
-    retained: dict[tuple[date, int], int] = {}
-    for cohort_day, n, users in rows:
-        if n < 0:
-            sizes[cohort_day] = users
-        else:
-            retained[cohort_day, n] = users
+    counts = {(cohort_day, n): users for cohort_day, n, users in rows}
     cohorts: list[Cohort] = []
     for c in _days(first, last):
-        size = sizes.get(c, 0)
+        size = counts.get((c, 0), 0)
         points = tuple(
-            RetentionPoint(n, retained.get((c, n), 0), ratio(retained.get((c, n), 0), size))
+            RetentionPoint(n, counts.get((c, n), 0), ratio(counts.get((c, n), 0), size))
             for n in days
             if c + timedelta(days=n) <= today
         )

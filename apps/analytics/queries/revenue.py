@@ -2,6 +2,8 @@
 
 Filters on each event's own attributes. Amounts are kept per currency in
 `daily_revenue` (major units), so the rate table applies to all history.
+Daily active and paying players come from `daily_stats` per day without a
+filter, from `player_days` otherwise.
 """
 
 import uuid
@@ -16,6 +18,7 @@ from apps.analytics.queries.common import (
     bucket_of,
     by_bucket,
     fetch_all,
+    from_daily_stats,
     segment_condition,
 )
 from apps.analytics.results import RevenuePoint, ratio
@@ -36,6 +39,10 @@ FROM (SELECT day, player_id, bool_or(purchases > 0) AS paid FROM player_days
       GROUP BY day, player_id) AS player_day
 GROUP BY 1
 """
+_PLAYERS_DAILY = """
+SELECT {bucket}, players, paying_players FROM daily_stats
+WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+"""
 
 
 class UnknownCurrency(LookupError):
@@ -53,8 +60,9 @@ async def revenue(
     amounts = await fetch_all(
         conn, sql.SQL(_AMOUNTS).format(bucket=bucket, segment=condition), args
     )
+    template = _PLAYERS_DAILY if from_daily_stats(granularity, segment) else _PLAYERS
     players = await fetch_all(
-        conn, sql.SQL(_PLAYERS).format(bucket=bucket, segment=condition), args
+        conn, sql.SQL(template).format(bucket=bucket, segment=condition), args
     )
     usd: defaultdict[date, float] = defaultdict(float)
     purchases: defaultdict[date, int] = defaultdict(int)

@@ -3,6 +3,7 @@
 Filters on each event's own attributes. `player_days.sessions` counts a
 player-day's session_end events and `session_seconds` sums their
 `duration_seconds` (required on session_end), so the mean is their ratio.
+Per day without a filter, `daily_stats` holds the same per game and day.
 """
 
 import uuid
@@ -15,6 +16,7 @@ from apps.analytics.queries.common import (
     bucket_of,
     by_bucket,
     fetch_all,
+    from_daily_stats,
     segment_condition,
 )
 from apps.analytics.results import SessionPoint, ratio
@@ -27,6 +29,10 @@ FROM player_days
 WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
 GROUP BY 1
 """
+_SESSIONS_DAILY = """
+SELECT {bucket}, sessions, session_players, session_seconds FROM daily_stats
+WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+"""
 
 
 async def sessions(
@@ -35,7 +41,8 @@ async def sessions(
 ) -> list[SessionPoint]:  # fmt: skip
     """One point per bucket; avg_length_seconds is 0.0 where there was no session."""
     condition, params = segment_condition(segment)
-    query = sql.SQL(_SESSIONS).format(bucket=bucket_of("day", granularity), segment=condition)
+    template = _SESSIONS_DAILY if from_daily_stats(granularity, segment) else _SESSIONS
+    query = sql.SQL(template).format(bucket=bucket_of("day", granularity), segment=condition)
     rows = await fetch_all(conn, query, {"game": game_id, "first": first, "last": last, **params})
     points: list[SessionPoint] = []
     for bucket, row in by_bucket(rows, first, last, granularity):
