@@ -85,6 +85,43 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    metavar="NAME=VALUE", help="extra PostgreSQL option (repeatable)")  # fmt: skip
     q.set_defaults(handler=run_pipeline)
 
+    q = benches.add_parser(
+        "analytics",
+        help="warm p50/p95 of the analytics queries on a generated game, against raw SQL",
+        description=(
+            "Starts an own embedded PostgreSQL, loads a generated game (default 10M events, "
+            "200k players, 90 days) through the processor's BatchWriter, VACUUM ANALYZE, then "
+            "times every analytics query type with random ranges: through the query layer, "
+            "through plain SQL over the raw events table (whose answers must be equal), and "
+            "through POST /graphql with the cache off when the analytics service exists. "
+            "With --data-dir the loaded database is kept and reused by later runs."
+        ),
+    )
+    q.add_argument("--events", type=_positive_int, default=10_000_000, metavar="N",
+                   help="events to generate (default 10,000,000)")  # fmt: skip
+    q.add_argument("--players", type=_positive_int, default=200_000, metavar="N",
+                   help="players (default 200,000)")  # fmt: skip
+    q.add_argument("--days", type=_positive_int, default=90, metavar="N",
+                   help="days of history, ending yesterday (default 90)")  # fmt: skip
+    q.add_argument("--seed", type=int, default=1, help="generator and query seed (default 1)")
+    q.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="keep the database in DIR; reuse it if it holds the same data")  # fmt: skip
+    q.add_argument("--runs", type=_positive_int, default=30, metavar="N",
+                   help="timed runs per query type, query layer and API (default 30)")  # fmt: skip
+    q.add_argument("--warmup-runs", type=_non_negative_int, default=3, metavar="N",
+                   help="untimed runs before them (default 3)")  # fmt: skip
+    q.add_argument("--raw-runs", type=_positive_int, default=10, metavar="N",
+                   help="timed runs of the raw-SQL reference, all checked (10)")  # fmt: skip
+    q.add_argument("--extra-raw-runs", type=_positive_int, default=3, metavar="N",
+                   help="the same for the extra rows (90-day ranges...; default 3)")  # fmt: skip
+    q.add_argument("--batch", type=_positive_int, default=5_000, metavar="N",
+                   help="rows per BatchWriter.write while loading (default 5,000)")  # fmt: skip
+    q.add_argument("--no-http", action="store_true", help="skip POST /graphql")
+    q.add_argument("--postgres-setting", action="append", default=[], type=_setting,
+                   metavar="NAME=VALUE", help="extra PostgreSQL option (repeatable)")  # fmt: skip
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+    q.set_defaults(handler=run_analytics)
+
 
 def _common(q: argparse.ArgumentParser, duration: float = 20.0, warmup: float = 2.0) -> None:
     q.add_argument("--duration", type=_positive_float, default=duration, metavar="S",
@@ -98,6 +135,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be zero or a positive integer")
     return value
 
 
@@ -177,4 +221,32 @@ def run_pipeline(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(result).decode())
     else:
         print(pipeline.render(result))
+    return 0
+
+
+def run_analytics(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from apps.bench import analytics, analytics_report
+
+    options = analytics.AnalyticsBenchOptions(
+        events=args.events,
+        players=args.players,
+        days=args.days,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        runs=args.runs,
+        warmup_runs=args.warmup_runs,
+        raw_runs=args.raw_runs,
+        extra_raw_runs=args.extra_raw_runs,
+        batch=args.batch,
+        http=not args.no_http,
+        postgres_settings=tuple(args.postgres_setting),
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = analytics.run(options, _say)
+    if args.json:
+        print(msgspec.json.encode(result).decode())
+    else:
+        print(analytics_report.render(result))
     return 0
