@@ -1,7 +1,7 @@
 """Consumer-loop baseline: sentry-arroyo's StreamProcessor vs a batched confluent-kafka loop.
 
 Why the processor is hand-written (docs/PIPELINE.md). Both loops read the same
-records (StoredEvent JSON as the ingestion API produces them) from a fresh
+records (StoredEvent MessagePack as the ingestion API produces them) from a fresh
 Tansu broker and decode them; arroyo additionally batches with Reduce and
 commits with CommitOffsets, as a processor built on it would.
 
@@ -16,10 +16,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import msgspec
 from confluent_kafka import Consumer, Producer
 
-from apps.core.events import StoredEvent, decode_stored, encode_stored
+from apps.core.events import SCHEMA_VERSION, StoredEvent, decode_stored, encode_stored
 from apps.kafka.admin import ensure_topics
 from apps.kafka.config import consumer_config, producer_config
 from apps.local.process import free_port
@@ -33,17 +32,25 @@ ensure_topics(k.url, "local")
 now = datetime.now(UTC)
 value = encode_stored(
     StoredEvent(
+        v=SCHEMA_VERSION,
         game_id=str(uuid.uuid4()),
         event_id=uuid.uuid4(),
         type="design",
         player_id="p1",
+        session_id=None,
         event_time=now,
         client_time=now,
         received_at=now,
         platform="ios",
         country="DE",
         app_version="1.0",
-        properties=msgspec.Raw(b'{"a":1,"b":"xyz"}'),
+        properties='{"a":1,"b":"xyz"}',
+        duration_seconds=None,
+        amount=None,
+        currency=None,
+        item_id=None,
+        level=None,
+        status=None,
     )
 )
 p = Producer(producer_config(k.url, client_id="probe"))

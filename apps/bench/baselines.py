@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from apps.core.events import encode_stored
+from apps.core.events import encode_records
 from apps.core.topics import EVENTS, Topic
 from apps.core.validation import TimePolicy, parse_batch
 
@@ -63,7 +63,7 @@ def stored_records(bodies: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
     records: list[tuple[bytes, bytes]] = []
     for body in bodies:
         result = parse_batch(body, game_id=PARSE_GAME_ID, received_at=now, policy=TimePolicy())
-        records += [(ev.partition_key, encode_stored(ev)) for ev in result.accepted]
+        records += encode_records(PARSE_GAME_ID, result.accepted)
     return records
 
 

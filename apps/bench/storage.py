@@ -48,7 +48,7 @@ def in_process(target: Callable[..., T], *args: Any) -> T:
 
 def bench_rows(source: UniqueRequests, count: int, game_id: str) -> list[tuple[object, ...]]:
     """`count` rows exactly as the processor gets them from the API's records of `source`."""
-    from apps.core.events import encode_stored
+    from apps.core.events import encode_records
     from apps.core.validation import TimePolicy, parse_batch
     from apps.processor.records import Poison, to_row
 
@@ -60,8 +60,8 @@ def bench_rows(source: UniqueRequests, count: int, game_id: str) -> list[tuple[o
         now = datetime.now(UTC)
         result = parse_batch(body_of(request), game_id=game_id, received_at=now,
                              policy=TimePolicy())  # fmt: skip
-        for ev in result.accepted:
-            row = to_row(encode_stored(ev))
+        for _, value in encode_records(game_id, result.accepted):
+            row = to_row(value)
             if isinstance(row, Poison):
                 raise AssertionError(f"a benchmark record is poison: {row.reason}")
             rows.append(row)
@@ -125,8 +125,7 @@ def writer_in_process(dsn: str, source: UniqueRequests, count: int, batch: int) 
     from apps.processor.partitions import Partitions
     from apps.processor.store import BatchWriter
 
-    game_id = str(uuid.uuid4())
-    rows = bench_rows(source, count, game_id)
+    rows = bench_rows(source, count, str(uuid.uuid4()))
     partitions = Partitions()
     with psycopg.connect(dsn) as conn:
         writer = BatchWriter(conn, partitions)

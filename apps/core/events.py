@@ -8,6 +8,7 @@ type checks run in C; the rules that span fields live in `validation.py`.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
@@ -59,6 +60,34 @@ class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
     status: ProgressionStatus | None = None
 
 
+class UncheckedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """`IncomingEvent` less its three patterns (`type`, `country`, `currency`).
+
+    msgspec checks a pattern through Python's `re`, about 0.3 µs each, a third
+    of the cost of decoding an event. Validation decodes with this struct,
+    checks those fields against sets of values known to match, and decodes
+    again with `IncomingEvent` whenever anything is off, so the outcome and
+    the error reported are always `IncomingEvent`'s. Otherwise the same
+    fields, types and defaults (tests/apps/core/test_events.py).
+    """
+
+    event_id: uuid.UUID
+    type: str
+    player_id: Id
+    timestamp: AwareDateTime | EpochMillis
+    session_id: Id | None = None
+    platform: ShortText | None = None
+    country: str | None = None
+    app_version: ShortText | None = None
+    properties: msgspec.Raw = EMPTY_OBJECT
+    duration_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    amount: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    currency: str | None = None
+    item_id: Id | None = None
+    level: Level | None = None
+    status: ProgressionStatus | None = None
+
+
 class IncomingBatch(msgspec.Struct, forbid_unknown_fields=True):
     """The request body; events stay raw so each one is judged on its own."""
 
@@ -66,33 +95,51 @@ class IncomingBatch(msgspec.Struct, forbid_unknown_fields=True):
     sent_at: AwareDateTime | EpochMillis | None = None
 
 
-class StoredEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """The record on the events topic (schema version 1).
+class UncheckedBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The request body decoded in one pass, when every event fits `UncheckedEvent`
+    (the common case); otherwise validation falls back to `IncomingBatch`."""
 
-    `event_time` is the skew-corrected time (what analytics count by),
-    `client_time` the timestamp as the client sent it, `received_at` the
-    server's receive time. Keyed on Kafka by `partition_key`.
+    events: list[UncheckedEvent]
+    sent_at: AwareDateTime | EpochMillis | None = None
+
+
+SCHEMA_VERSION: Final = 2
+"""Version of the record layout below; the processor dead-letters any other."""
+
+
+class StoredEvent(msgspec.Struct, array_like=True, gc=False):
+    """The record on the events topic: a MessagePack array of these fields, in this order.
+
+    The layout is the processor's row (`apps/processor/records.py`) behind the
+    version, so a record decodes straight into a row in C. `event_time` is the
+    skew-corrected time (what analytics count by), `client_time` the timestamp
+    as the client sent it, `received_at` the server's receive time (all UTC,
+    as MessagePack timestamps); `properties` is the client's JSON object as
+    text. Keyed on Kafka by `partition_key`. Every field is positional
+    and required: building one costs a sixth of keyword construction, and
+    ingestion builds one per event. Not tracked by the garbage collector: it
+    holds no containers, so it cannot be part of a cycle.
     """
 
+    v: int
     game_id: str
     event_id: uuid.UUID
     type: str
     player_id: str
-    event_time: datetime
-    client_time: datetime
-    received_at: datetime
-    session_id: str | None = None
-    platform: str | None = None
-    country: str | None = None
-    app_version: str | None = None
-    properties: msgspec.Raw = EMPTY_OBJECT
-    duration_seconds: float | None = None
-    amount: float | None = None
-    currency: str | None = None
-    item_id: str | None = None
-    level: str | None = None
-    status: str | None = None
-    v: int = 1
+    session_id: str | None
+    event_time: AwareDateTime
+    client_time: AwareDateTime
+    received_at: AwareDateTime
+    platform: str | None
+    country: str | None
+    app_version: str | None
+    properties: str
+    duration_seconds: float | None
+    amount: float | None
+    currency: str | None
+    item_id: str | None
+    level: str | None
+    status: str | None
 
     @property
     def partition_key(self) -> bytes:
@@ -100,12 +147,19 @@ class StoredEvent(msgspec.Struct, omit_defaults=True, kw_only=True):
         return f"{self.game_id}/{self.player_id}".encode()
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(StoredEvent)
+_encoder = msgspec.msgpack.Encoder(uuid_format="bytes")
+_decoder = msgspec.msgpack.Decoder(StoredEvent)
 
 
 def encode_stored(event: StoredEvent) -> bytes:
     return _encoder.encode(event)
+
+
+def encode_records(game_id: str, events: Sequence[StoredEvent]) -> list[tuple[bytes, bytes]]:
+    """(key, value) on the events topic of each event of `game_id` (`partition_key`, value)."""
+    prefix = f"{game_id}/"
+    encode = _encoder.encode
+    return [((prefix + ev.player_id).encode(), encode(ev)) for ev in events]
 
 
 def decode_stored(data: bytes) -> StoredEvent:

@@ -7,26 +7,35 @@ one event becomes a `Rejection` and the rest of the batch goes on.
 """
 
 import re
+import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, get_args
 
 import msgspec
 
 from apps.core import currency, limits
 from apps.core.errors import BatchError, TooLarge
 from apps.core.events import (
+    BUILTIN_TYPES,
     EMPTY_OBJECT,
     PROGRESSION,
     PURCHASE,
+    SCHEMA_VERSION,
     SESSION_END,
     SESSION_START,
+    Country,
+    Currency,
+    EventType,
     IncomingBatch,
     IncomingEvent,
     StoredEvent,
+    UncheckedBatch,
+    UncheckedEvent,
 )
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND: Final = timedelta(milliseconds=1)
 
 # Which event types a typed field may appear on, and which it requires there.
 TYPED_FIELDS: Final[dict[str, frozenset[str]]] = {
@@ -42,6 +51,12 @@ REQUIRED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     SESSION_END: ("session_id", "duration_seconds"),
     PURCHASE: ("amount", "currency"),
     PROGRESSION: ("level", "status"),
+}
+# The typed fields each type may not carry, in TYPED_FIELDS order (a custom type: none).
+_ALL_TYPED: Final = tuple(TYPED_FIELDS)
+_NOT_ALLOWED: Final = {
+    etype: tuple(name for name, types in TYPED_FIELDS.items() if etype not in types)
+    for etype in BUILTIN_TYPES
 }
 
 # Reason codes: a closed set, used as a metrics label.
@@ -92,6 +107,36 @@ _NUL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _TEXT_FIELDS: Final = ("player_id", "session_id", "platform", "app_version", "item_id")
 _KEYS_SURELY_WITHIN: Final = (limits.MAX_PROPERTIES_KEYS + 1) * 5
 _event_decoder = msgspec.json.Decoder(IncomingEvent)
+_unchecked_decoder = msgspec.json.Decoder(UncheckedEvent)
+_unchecked_batch_decoder = msgspec.json.Decoder(UncheckedBatch)
+_NUL_TEXT: Final = b"\\u0000"
+"""JSON can carry NUL only escaped (the decoder refuses a raw one): a body without this
+text holds no NUL anywhere, and its events skip the per-field NUL checks."""
+_EMPTY_PROPERTIES: Final = "{}"
+
+
+def _pattern(annotated: object) -> re.Pattern[str]:
+    """The `msgspec.Meta(pattern=...)` of an Annotated type (msgspec applies it with search)."""
+    [meta] = get_args(annotated)[1:]
+    assert isinstance(meta, msgspec.Meta)
+    assert meta.pattern is not None
+    return re.compile(meta.pattern)
+
+
+# What `UncheckedEvent` leaves out, checked by lookup; anything not found here is decoded
+# again by `IncomingEvent`, which then decides. Grown at run time, so bounded.
+_TYPE: Final = _pattern(EventType)
+_KNOWN_TYPES: Final = {t for t in BUILTIN_TYPES if _TYPE.search(t)}
+_MAX_KNOWN_TYPES: Final = 10_000
+_COUNTRY_UPPER: Final = {
+    code: code.upper()
+    for a in string.ascii_letters
+    for b in string.ascii_letters
+    if _pattern(Country).search(code := a + b)
+}
+_CURRENCIES: Final = frozenset(
+    code for code in currency.USD_PER_UNIT if _pattern(Currency).search(code)
+)
 _batch_decoder = msgspec.json.Decoder(IncomingBatch)
 _compact = msgspec.json.Encoder()
 
@@ -134,7 +179,11 @@ def parse_batch(
     `received_at` must be timezone-aware. Raises `BatchError` for malformed
     JSON or envelope and `TooLarge` for too many events.
     """
-    batch = _decode_envelope(body)
+    try:
+        batch: UncheckedBatch | IncomingBatch = _unchecked_batch_decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        # Something is wrong somewhere: judge the envelope, then each event on its own.
+        batch = _decode_envelope(body)
     n = len(batch.events)
     if n > limits.MAX_EVENTS_PER_BATCH:
         raise TooLarge("events", f"{n} events; at most {limits.MAX_EVENTS_PER_BATCH} per request")
@@ -144,17 +193,32 @@ def parse_batch(
     if batch.sent_at is not None:
         skew = received_at - _as_utc(batch.sent_at)
     window = _Window(
+        game_id,
         received_at,
         skew,
         received_at - policy.late_horizon,
         received_at + policy.max_future,
         policy,
+        b"\\" in body and _NUL_TEXT in body,  # memchr first: most bodies have no escapes
     )
     result = BatchResult()
     accept, reject = result.accepted.append, result.rejected.append
-    for index, raw in enumerate(batch.events):
+    if isinstance(batch, IncomingBatch):
+        for index, raw in enumerate(batch.events):
+            try:
+                accept(_judge(_decode(raw), window))
+            except _Reject as r:
+                reject(Rejection(index, r.field, r.error, r.code))
+        return result
+    raws: list[msgspec.Raw] | None = None
+    for index, unchecked in enumerate(batch.events):
         try:
-            accept(_judge(raw, game_id, window))
+            ev: IncomingEvent | UncheckedEvent = unchecked
+            if not _passes_patterns(unchecked):
+                if raws is None:
+                    raws = _decode_envelope(body).events
+                ev = _decode_checked(raws[index])
+            accept(_judge(ev, window))
         except _Reject as r:
             reject(Rejection(index, r.field, r.error, r.code))
     return result
@@ -164,11 +228,14 @@ def parse_batch(
 class _Window:
     """Per-batch constants, computed once rather than per event."""
 
+    game_id: str
     received_at: datetime
     skew: timedelta
     earliest: datetime
     latest: datetime
     policy: TimePolicy
+    nul_possible: bool
+    """The body has an escaped NUL somewhere: check each text field for one."""
 
 
 def _decode_envelope(body: bytes) -> IncomingBatch:
@@ -179,32 +246,37 @@ def _decode_envelope(body: bytes) -> IncomingBatch:
         raise BatchError("body" if fld == "event" else fld, msg) from None
     except msgspec.DecodeError as e:
         raise BatchError("body", f"malformed JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise BatchError("body", "malformed JSON: not valid UTF-8") from None
 
 
-def _judge(raw: msgspec.Raw, game_id: str, window: _Window) -> StoredEvent:
-    try:
-        ev = _event_decoder.decode(raw)
-    except msgspec.ValidationError as e:
-        raise _Reject(*_explain(str(e))) from None
-
+def _judge(ev: IncomingEvent | UncheckedEvent, window: _Window) -> StoredEvent:
     etype = ev.type
     if etype in REQUIRED_FIELDS or _has_typed_fields(ev):
         _check_typed_fields(ev)
-    if ev.currency is not None and not currency.is_supported(ev.currency):
+    code = ev.currency
+    if code is not None and not currency.is_supported(code):
         raise _Reject(
             "currency",
-            f"{ev.currency} is not in the shipped rate table (rates of {currency.RATES_DATE})",
+            f"{code} is not in the shipped rate table (rates of {currency.RATES_DATE})",
             UNSUPPORTED_CURRENCY,
         )
-    for name in _TEXT_FIELDS:
-        value = getattr(ev, name)
-        if value is not None and "\x00" in value:
-            raise _Reject(name, "must not contain NUL characters", INVALID_FIELD)
-    properties = ev.properties
-    if properties is not EMPTY_OBJECT:
-        properties = _check_properties(properties)
+    if window.nul_possible:
+        for name in _TEXT_FIELDS:
+            value = getattr(ev, name)
+            if value is not None and "\x00" in value:
+                raise _Reject(name, "must not contain NUL characters", INVALID_FIELD)
+    raw_properties = ev.properties
+    properties = _EMPTY_PROPERTIES
+    if raw_properties is not EMPTY_OBJECT:
+        properties = _check_properties(raw_properties, window.nul_possible)
 
-    client_time = _as_utc(ev.timestamp)
+    timestamp = ev.timestamp
+    client_time = (
+        EPOCH + _MILLISECOND * timestamp
+        if isinstance(timestamp, int)
+        else timestamp.astimezone(UTC)
+    )
     try:
         event_time = client_time + window.skew
     except OverflowError:
@@ -213,30 +285,57 @@ def _judge(raw: msgspec.Raw, game_id: str, window: _Window) -> StoredEvent:
         ) from None
     if event_time > window.latest or event_time < window.earliest:
         _reject_time(event_time, window)
+    country = ev.country
+    if country is not None:
+        country = _COUNTRY_UPPER.get(country) or country.upper()
     level = ev.level
     return StoredEvent(
-        game_id=game_id,
-        event_id=ev.event_id,
-        type=etype,
-        player_id=ev.player_id,
-        event_time=event_time,
-        client_time=client_time,
-        received_at=window.received_at,
-        session_id=ev.session_id,
-        platform=ev.platform,
-        country=ev.country.upper() if ev.country is not None else None,
-        app_version=ev.app_version,
-        properties=properties,
-        duration_seconds=ev.duration_seconds,
-        amount=ev.amount,
-        currency=ev.currency,
-        item_id=ev.item_id,
-        level=str(level) if level is not None else None,
-        status=ev.status,
+        SCHEMA_VERSION, window.game_id, ev.event_id, etype, ev.player_id, ev.session_id,
+        event_time, client_time, window.received_at, ev.platform, country, ev.app_version,
+        properties, ev.duration_seconds, ev.amount, code, ev.item_id,
+        str(level) if level is not None else None, ev.status,
+    )  # fmt: skip
+
+
+def _decode(raw: msgspec.Raw) -> IncomingEvent | UncheckedEvent:
+    """`IncomingEvent`'s verdict, mostly without its patterns (see `UncheckedEvent`)."""
+    try:
+        ev = _unchecked_decoder.decode(raw)
+    except msgspec.ValidationError:
+        return _decode_checked(raw)
+    except UnicodeDecodeError:
+        raise _Reject("event", "must be valid UTF-8", INVALID_FIELD) from None
+    return ev if _passes_patterns(ev) else _decode_checked(raw)
+
+
+def _passes_patterns(ev: UncheckedEvent) -> bool:
+    """Whether `IncomingEvent`'s patterns surely accept `ev` (False: let it decide)."""
+    etype, country, code = ev.type, ev.country, ev.currency
+    return (
+        (etype in _KNOWN_TYPES or _new_type(etype))
+        and (country is None or country in _COUNTRY_UPPER)
+        and (code is None or code in _CURRENCIES)
     )
 
 
-def _has_typed_fields(ev: IncomingEvent) -> bool:
+def _decode_checked(raw: msgspec.Raw) -> IncomingEvent:
+    try:
+        return _event_decoder.decode(raw)
+    except msgspec.ValidationError as e:
+        raise _Reject(*_explain(str(e))) from None
+    except UnicodeDecodeError:
+        raise _Reject("event", "must be valid UTF-8", INVALID_FIELD) from None
+
+
+def _new_type(etype: str) -> bool:
+    if _TYPE.search(etype) is None:
+        return False
+    if len(_KNOWN_TYPES) < _MAX_KNOWN_TYPES:
+        _KNOWN_TYPES.add(etype)
+    return True
+
+
+def _has_typed_fields(ev: IncomingEvent | UncheckedEvent) -> bool:
     return not (
         ev.duration_seconds is None
         and ev.amount is None
@@ -247,11 +346,11 @@ def _has_typed_fields(ev: IncomingEvent) -> bool:
     )
 
 
-def _check_typed_fields(ev: IncomingEvent) -> None:
+def _check_typed_fields(ev: IncomingEvent | UncheckedEvent) -> None:
     etype = ev.type
-    for name, types in TYPED_FIELDS.items():
-        if getattr(ev, name) is not None and etype not in types:
-            allowed = ", ".join(sorted(types))
+    for name in _NOT_ALLOWED.get(etype, _ALL_TYPED):
+        if getattr(ev, name) is not None:
+            allowed = ", ".join(sorted(TYPED_FIELDS[name]))
             raise _Reject(
                 name,
                 f"applies only to {allowed} events; put other data in properties",
@@ -279,14 +378,24 @@ def _reject_time(event_time: datetime, window: _Window) -> None:
     )
 
 
-def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
+def _check_properties(raw: msgspec.Raw, nul_possible: bool) -> str:
+    """The properties object as JSON text, or `_Reject`."""
+    try:
+        text = str(raw, "utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or text[0] != "{" or nul_possible:
+        data = memoryview(raw)
+        if len(data) == 0 or data[0] != _OPEN_BRACE:
+            raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
+        if nul_possible and _NUL_ESCAPE.search(data):
+            raise _Reject("properties", "must not contain NUL characters (\\u0000)", INVALID_FIELD)
+        if not text:
+            raise _Reject("properties", "must be valid UTF-8", INVALID_FIELD)
+    # Each key takes at least 5 characters ("":0,), as it takes at least 5 bytes.
+    if len(text) < _KEYS_SURELY_WITHIN:
+        return text
     data = memoryview(raw)
-    if len(data) == 0 or data[0] != _OPEN_BRACE:
-        raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
-    if _NUL_ESCAPE.search(data):
-        raise _Reject("properties", "must not contain NUL characters (\\u0000)", INVALID_FIELD)
-    if len(data) < _KEYS_SURELY_WITHIN:
-        return raw
     value = msgspec.json.decode(data)
     assert isinstance(value, dict)
     if len(value) > limits.MAX_PROPERTIES_KEYS:
@@ -296,7 +405,7 @@ def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
             PROPERTIES_TOO_LARGE,
         )
     if len(data) <= limits.MAX_PROPERTIES_BYTES:
-        return raw
+        return text
     compact = _compact.encode(value)
     if len(compact) > limits.MAX_PROPERTIES_BYTES:
         raise _Reject(
@@ -304,12 +413,12 @@ def _check_properties(raw: msgspec.Raw) -> msgspec.Raw:
             f"is {len(compact)} bytes as compact JSON; at most {limits.MAX_PROPERTIES_BYTES}",
             PROPERTIES_TOO_LARGE,
         )
-    return msgspec.Raw(compact)
+    return compact.decode()
 
 
 def _as_utc(value: datetime | int) -> datetime:
     if isinstance(value, int):
-        return EPOCH + timedelta(milliseconds=value)
+        return EPOCH + _MILLISECOND * value
     return value.astimezone(UTC)
 
 

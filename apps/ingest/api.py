@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from apps.core.errors import GameMetricsError
-from apps.core.events import encode_stored
+from apps.core.events import encode_records
 from apps.core.validation import TimePolicy, parse_batch
 from apps.ingest.auth import bearer_token
 from apps.ingest.body import check_content_type, read_body
@@ -62,7 +62,7 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
     if wait:
         raise RateLimited(wait, grant.rate_limit_eps)
 
-    records = [(ev.partition_key, encode_stored(ev)) for ev in result.accepted]
+    records = encode_records(game_id, result.accepted)
     await rt.producer.send(
         rt.settings.events_topic, records, within=rt.settings.delivery_timeout.total_seconds()
     )

@@ -12,6 +12,7 @@ loop moved 48k records/s on this machine against 425k/s for `consume(batch)`
 (`python benchmarks/consumer_loop.py`), and the end-to-end target is 50k/s on 2 cores.
 """
 
+import gc
 import logging
 import threading
 import time
@@ -33,6 +34,22 @@ from apps.processor.store import BatchWriter, Written
 log = logging.getLogger(__name__)
 _DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 _DOWN_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+_GC_YOUNG_THRESHOLD = 50_000
+
+
+def _tune_gc() -> None:
+    """Keep the garbage collector off the batch's objects.
+
+    A batch allocates about four tracked objects per record (message, row,
+    two UUIDs), all alive until it is written: with the default threshold
+    (700) each batch met some thirty young collections, and its survivors,
+    promoted, set off full collections of the whole heap. Rows hold no
+    cycles; refcounting frees them. Frozen, the start-up heap (modules,
+    clients) is never traversed again. Measured draining 300k records:
+    5.6 -> 4.2 µs of processor CPU per event.
+    """
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, 20, 10)
 
 
 class Stopping(Exception):
@@ -75,6 +92,7 @@ class Processor:
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop`; blocks. Raises only on what it cannot handle (after closing)."""
         s = self.settings
+        _tune_gc()
         consumer = Consumer(
             {
                 **consumer_config(s.kafka_bootstrap, group_id=s.group_id, client_id="processor"),
@@ -96,10 +114,11 @@ class Processor:
         except _DOWN_ERRORS as e:
             log.warning("database unavailable at start (%s); retrying with the first batch", e)
             self._disconnect()
+        wait = s.batch_wait.total_seconds()
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
-                messages = consumer.consume(s.max_batch, s.batch_wait.total_seconds())
+                messages = consumer.consume(s.max_batch, wait)
                 batch = self._split(messages)
                 if batch.rows or batch.letters:
                     self.caught_up = False
@@ -125,25 +144,27 @@ class Processor:
 
     def _split(self, messages: list[Message]) -> _Batch:
         batch = _Batch()
+        rows, sources, offsets = batch.rows, batch.sources, batch.next_offsets
+        at_end = self._at_end
         for msg in messages:
             err = msg.error()
             partition = msg.partition() or 0
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    self._at_end.add(partition)
+                    at_end.add(partition)
                     continue
                 if err.fatal():
                     raise KafkaException(err)
                 log.warning("consumer: %s (librdkafka retries by itself)", err.str())
                 continue
-            self._at_end.discard(partition)
-            batch.next_offsets[partition] = (msg.offset() or 0) + 1
+            at_end.discard(partition)
+            offsets[partition] = (msg.offset() or 0) + 1
             row = to_row(msg.value())
             if isinstance(row, Poison):
                 batch.letters.append(_letter(msg, row.reason, row.code))
             else:
-                batch.rows.append(row)
-                batch.sources.append(msg)
+                rows.append(row)
+                sources.append(msg)
         return batch
 
     # -- step 3: write, waiting out database outages ---------------------------------

@@ -4,13 +4,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.core import limits
+from apps.core import limits, validation
 from apps.core.errors import BatchError, TooLarge
-from apps.core.events import decode_stored, encode_stored
+from apps.core.events import decode_stored, encode_records, encode_stored
 from apps.core.validation import BatchResult, TimePolicy, parse_batch
 from tests.support.factory import DROP, batch, event, iso
 
@@ -164,17 +165,14 @@ def test_future_and_too_old_after_correction() -> None:
 def test_country_is_normalised_and_properties_kept_verbatim() -> None:
     [stored] = judge(batch(at(country="de", properties={"a": [1, {"b": None}]}))).accepted
     assert stored.country == "DE"
-    assert json.loads(bytes(stored.properties)) == {"a": [1, {"b": None}]}
+    assert json.loads(stored.properties) == {"a": [1, {"b": None}]}
 
 
 def test_stored_record_round_trips() -> None:
     [stored] = judge(batch(at(etype="purchase", platform="ios", properties={"sku": "x"}))).accepted
-    again = decode_stored(encode_stored(stored))
-    assert again.event_id == stored.event_id
-    assert again.amount == stored.amount
-    assert again.event_time == stored.event_time
-    assert bytes(again.properties) == bytes(stored.properties)
+    assert decode_stored(encode_stored(stored)) == stored
     assert stored.partition_key == b"g-1/player-1"
+    assert encode_records("g-1", [stored]) == [(b"g-1/player-1", encode_stored(stored))]
 
 
 @pytest.mark.parametrize(
@@ -263,3 +261,61 @@ def test_nul_characters_are_refused_where_postgres_cannot_store_them() -> None:
     )
     assert [(r.index, r.field) for r in result.rejected] == [(0, "player_id"), (1, "properties")]
     assert all("NUL" in r.error for r in result.rejected)
+
+
+def test_invalid_utf8_is_a_rejection_not_an_error() -> None:
+    good = json.dumps(at()).encode()
+    bad_text = json.dumps(at(player_id="PLAYER")).encode().replace(b"PLAYER", b"p\xff")
+    bad_properties = json.dumps(at(properties={"k": "VALUE"})).encode().replace(b"VALUE", b"\xfe")
+    body = b'{"events": [%s, %s, %s]}' % (bad_text, good, bad_properties)
+    result = judge(body)
+    assert len(result.accepted) == 1
+    assert [(r.index, r.field, r.error) for r in result.rejected] == [
+        (0, "event", "must be valid UTF-8"),
+        (2, "properties", "must be valid UTF-8"),
+    ]
+
+
+# Values around the three patterns that validation checks by lookup (`UncheckedEvent`).
+TYPES = ["design", "purchase", "session_end", "progression", "ui.click", "a", "A", "1a",
+         "Level Up", "x" * 64, "x" * 65, "ok\n", "é", ""]  # fmt: skip
+pattern_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(TYPES),
+        "country": st.sampled_from(["de", "DE", "dE", "Germany", "D", "DE\n", "D1", "éé", ""]),
+        "currency": st.sampled_from(["EUR", "USD", "JPY", "eur", "XXX", "EURO", "EU", "EUR\n"]),
+        "amount": st.sampled_from([4.99, 0, -1]),
+        "level": st.sampled_from([3, "w1", -1, ""]),
+        "status": st.sampled_from(["start", "done"]),
+        "session_id": st.sampled_from(["s", ""]),
+        "duration_seconds": st.sampled_from([1.5, -1]),
+        "item_id": st.just("gem"),
+        "platform": st.sampled_from(["ios", ""]),
+        "player_id": st.sampled_from(["p", "", 1]),
+        "extra": st.just(1),
+    },
+)
+
+
+def _verdicts(result: BatchResult) -> list[object]:
+    return [*result.accepted, *result.rejected]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(fields=st.lists(pattern_fields, min_size=1, max_size=6))
+def test_the_fast_path_decides_as_the_event_schema_alone(fields: list[dict[str, Any]]) -> None:
+    """Whatever the batch, the verdicts equal those of decoding each event with
+    `IncomingEvent` (the schema, patterns included) and nothing else."""
+    body = json.dumps({"events": [at(**f) for f in fields]}).encode()
+    fast = judge(body)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(validation, "_unchecked_batch_decoder", _Refuses())
+        m.setattr(validation, "_unchecked_decoder", validation._event_decoder)
+        reference = judge(body)
+    assert _verdicts(fast) == _verdicts(reference)
+
+
+class _Refuses:
+    def decode(self, _body: bytes) -> object:
+        raise msgspec.ValidationError("forced onto the event-by-event path")

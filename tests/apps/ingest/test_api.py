@@ -47,7 +47,7 @@ def test_accepted_events_are_in_the_topic_when_the_api_answers(
     start = stored[sent[0]["event_id"]]
     assert (start.platform, start.country, start.app_version) == ("ios", "DE", "1.4.2")
     assert stored[sent[2]["event_id"]].level == "3"
-    assert json.loads(bytes(stored[sent[4]["event_id"]].properties)) == {"button": "play"}
+    assert json.loads(stored[sent[4]["event_id"]].properties) == {"button": "play"}
     assert all(e.received_at >= e.event_time for e in stored.values())
 
 

@@ -11,7 +11,7 @@ import msgspec
 import psycopg
 from confluent_kafka import Producer
 
-from apps.core.events import StoredEvent, encode_stored
+from apps.core.events import SCHEMA_VERSION, StoredEvent, encode_stored
 from apps.core.topics import EVENTS, EVENTS_DLQ
 from apps.processor.partitions import partition_name
 from tests.conftest import GameKey
@@ -152,12 +152,13 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_partition_flows(
 ) -> None:
     key = f"{game.game_id}/poison-player".encode()
     good = _stored_event(game.game_id, "poison-player")
-    bad_version = json.loads(encode_stored(_stored_event(game.game_id, "poison-player")))
-    bad_version["v"] = 2
-    bad_game = json.loads(encode_stored(_stored_event(game.game_id, "poison-player")))
-    bad_game["game_id"] = "not-a-uuid"
+    bad_version = msgspec.structs.replace(_stored_event(game.game_id, "poison-player"), v=3)
+    bad_game = msgspec.structs.replace(
+        _stored_event(game.game_id, "poison-player"), game_id="not-a-uuid"
+    )
+    old_json = json.dumps({"game_id": str(game.game_id), "v": 1}).encode()
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
-    for value in (b"{not json", json.dumps(bad_version).encode(), json.dumps(bad_game).encode()):
+    for value in (b"{not json", encode_stored(bad_version), encode_stored(bad_game), old_json):
         producer.produce(EVENTS.name, value, key)
     producer.produce(EVENTS.name, encode_stored(good), key)  # same key: same partition, after them
     assert producer.flush(10) == 0
@@ -167,10 +168,13 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_partition_flows(
         h for k, _, h in read_records(endpoints.kafka_bootstrap, EVENTS_DLQ.name) if k == key
     ]
     reasons = [h["gm-dlq-reason"].decode() for h in letters]
-    assert len(reasons) == 3
+    codes = [h["gm-dlq-code"].decode() for h in letters]
+    assert len(reasons) == 4
     assert "not a StoredEvent record" in reasons[0]
-    assert reasons[1] == "unsupported schema version 2"
-    assert "is not a UUID" in reasons[2]
+    assert reasons[1] == "unsupported schema version 3"
+    assert reasons[2] == "invalid game_id: Invalid UUID"
+    assert "not a StoredEvent record" in reasons[3]
+    assert codes == ["undecodable", "undecodable", "invalid", "undecodable"]
     assert {h["gm-source-topic"] for h in letters} == {EVENTS.name.encode()}
 
 
@@ -199,8 +203,11 @@ def test_a_row_the_database_rejects_is_isolated(
 def _stored_event(game_id: uuid.UUID, player: str) -> StoredEvent:
     t = now()
     return StoredEvent(
-        game_id=str(game_id), event_id=uuid.uuid4(), type="design", player_id=player,
-        event_time=t, client_time=t, received_at=t, properties=msgspec.Raw(b'{"k":1}'),
+        v=SCHEMA_VERSION, game_id=str(game_id), event_id=uuid.uuid4(), type="design",
+        player_id=player, session_id=None, event_time=t, client_time=t, received_at=t,
+        platform=None, country=None, app_version=None, properties='{"k":1}',
+        duration_seconds=None, amount=None, currency=None, item_id=None, level=None,
+        status=None,
     )  # fmt: skip
 
 
