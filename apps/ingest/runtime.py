@@ -49,6 +49,7 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
             settings.kafka_bootstrap,
             client_id="gamemetrics-ingest",
             delivery_timeout_ms=delivery_ms,
+            tls=settings.kafka_tls,
         )
     )
     producer.start()

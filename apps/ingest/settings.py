@@ -8,6 +8,7 @@ from apps.core import limits
 from apps.core.config import EnvReader
 from apps.core.errors import ConfigError
 from apps.core.topics import EVENTS, STACKS, Stack
+from apps.kafka.tls import KafkaTls
 from apps.store.games import DEFAULT_RATE_LIMIT_EPS
 
 
@@ -26,6 +27,7 @@ class IngestSettings:
     default_rate_limit_eps: int = DEFAULT_RATE_LIMIT_EPS
     delivery_timeout: timedelta = timedelta(seconds=5)
     key_cache_ttl: timedelta = timedelta(seconds=60)
+    kafka_tls: KafkaTls | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestSettings":
@@ -48,4 +50,5 @@ class IngestSettings:
                 "DELIVERY_TIMEOUT_SECONDS", timedelta(seconds=5), minimum=0.1
             ),
             key_cache_ttl=read.seconds("KEY_CACHE_TTL_SECONDS", timedelta(seconds=60)),
+            kafka_tls=KafkaTls.from_env(read),
         )

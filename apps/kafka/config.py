@@ -2,13 +2,24 @@
 
 One place for the settings whose values carry the delivery guarantees:
 `acks=all` and idempotence on every producer, explicit commits on consumers.
+Each takes the deployment's TLS settings (`apps/kafka/tls.py`; None locally).
 """
 
 from typing import Any
 
+from apps.kafka.tls import KafkaTls
+
+
+def _security(tls: KafkaTls | None) -> dict[str, str]:
+    return tls.librdkafka() if tls is not None else {}
+
 
 def producer_config(
-    bootstrap: str, *, client_id: str, delivery_timeout_ms: int = 5000
+    bootstrap: str,
+    *,
+    client_id: str,
+    delivery_timeout_ms: int = 5000,
+    tls: KafkaTls | None = None,
 ) -> dict[str, Any]:
     """A durable producer: a delivery report means every in-sync replica has the record."""
     return {
@@ -26,10 +37,13 @@ def producer_config(
         "socket.keepalive.enable": True,
         "reconnect.backoff.max.ms": 1000,
         "log.connection.close": False,
+        **_security(tls),
     }
 
 
-def consumer_config(bootstrap: str, *, group_id: str, client_id: str) -> dict[str, Any]:
+def consumer_config(
+    bootstrap: str, *, group_id: str, client_id: str, tls: KafkaTls | None = None
+) -> dict[str, Any]:
     """Offsets are committed by the caller, after its work is durable; fast group joins."""
     return {
         "bootstrap.servers": bootstrap,
@@ -43,8 +57,9 @@ def consumer_config(bootstrap: str, *, group_id: str, client_id: str) -> dict[st
         "max.poll.interval.ms": 30000,
         "partition.assignment.strategy": "cooperative-sticky",
         "socket.keepalive.enable": True,
+        **_security(tls),
     }
 
 
-def admin_config(bootstrap: str) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000}
+def admin_config(bootstrap: str, tls: KafkaTls | None = None) -> dict[str, Any]:
+    return {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, **_security(tls)}

@@ -95,7 +95,9 @@ class Processor:
         _tune_gc()
         consumer = Consumer(
             {
-                **consumer_config(s.kafka_bootstrap, group_id=s.group_id, client_id="processor"),
+                **consumer_config(
+                    s.kafka_bootstrap, group_id=s.group_id, client_id="processor", tls=s.kafka_tls
+                ),
                 "enable.partition.eof": True,
             }
         )
@@ -106,7 +108,8 @@ class Processor:
             on_lost=self._on_revoke,
         )
         dead = DeadLetters(
-            producer_config(s.kafka_bootstrap, client_id="processor-dlq"), s.dlq_topic
+            producer_config(s.kafka_bootstrap, client_id="processor-dlq", tls=s.kafka_tls),
+            s.dlq_topic,
         )
         try:
             self._connect()  # partitions ahead from the start

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from apps.core.config import EnvReader
 from apps.core.topics import EVENTS, EVENTS_DLQ
+from apps.kafka.tls import KafkaTls
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class ProcessorSettings:
     """Records per batch (one transaction); bounds memory whatever the backlog."""
     batch_wait: timedelta = timedelta(milliseconds=100)
     """How long a batch waits to fill: the floor of freshness when traffic is light."""
+    kafka_tls: KafkaTls | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ProcessorSettings":
@@ -35,4 +37,5 @@ class ProcessorSettings:
             batch_wait=read.seconds(
                 "PROCESSOR_BATCH_WAIT_SECONDS", timedelta(milliseconds=100), minimum=0.001
             ),
+            kafka_tls=KafkaTls.from_env(read),
         )

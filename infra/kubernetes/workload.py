@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from apps.core import services, topics
+from apps.kafka.tls import KafkaTls
 from infra.kubernetes import kafka
 from infra.kubernetes.backends import Backends
 from infra.kubernetes.meta import APP_UID, HTTP_PORT_NAME, labels
@@ -21,6 +22,12 @@ metav1 = k8s.meta.v1
 
 KAFKA_CA_DIR: Final = "/etc/gamemetrics/kafka-ca"
 KAFKA_USER_DIR: Final = "/etc/gamemetrics/kafka-user"
+KAFKA_TLS: Final = KafkaTls(
+    ca_location=f"{KAFKA_CA_DIR}/ca.crt",
+    certificate_location=f"{KAFKA_USER_DIR}/user.crt",
+    key_location=f"{KAFKA_USER_DIR}/user.key",
+)
+"""Where the pod mounts Strimzi's cluster CA and its KafkaUser's certificate (see `container`)."""
 CHECKSUM_ANNOTATION: Final = "gamemetrics.io/config-checksum"
 CPU_LIMIT_FACTOR: Final = 2
 
@@ -45,13 +52,8 @@ def config_data(
     if kafka.needs_user(service):
         if kafka_access is None:
             raise ValueError(f"service {service.name!r} needs kafka; no KafkaAccess given")
-        data |= {
-            "GAMEMETRICS_KAFKA_BOOTSTRAP": kafka_access.bootstrap,
-            "GAMEMETRICS_KAFKA_SECURITY_PROTOCOL": "SSL",
-            "GAMEMETRICS_KAFKA_SSL_CA_LOCATION": f"{KAFKA_CA_DIR}/ca.crt",
-            "GAMEMETRICS_KAFKA_SSL_CERTIFICATE_LOCATION": f"{KAFKA_USER_DIR}/user.crt",
-            "GAMEMETRICS_KAFKA_SSL_KEY_LOCATION": f"{KAFKA_USER_DIR}/user.key",
-        }
+        data["GAMEMETRICS_KAFKA_BOOTSTRAP"] = kafka_access.bootstrap
+        data |= KAFKA_TLS.env()
     if service.consumes:
         data[f"{prefix}_GROUP"] = kafka.consumer_group(service)
     if "s3" in service.needs:

@@ -2,11 +2,14 @@
 
 import json
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
 from apps.core import services, topics
+from apps.ingest.settings import IngestSettings
+from apps.processor.settings import ProcessorSettings
 from infra.kubernetes import kafka
 from infra.kubernetes.meta import APP_UID
 from infra.kubernetes.services import ServiceDeployment, ServiceDeploymentArgs, ServicePlatform
@@ -211,6 +214,29 @@ def test_settings_come_from_a_configmap_and_credentials_from_a_secret() -> None:
         "GAMEMETRICS_KAFKA_BOOTSTRAP"
         not in program.one("ConfigMap", "analytics-config", APPS).inputs["data"]
     )
+
+
+def test_the_services_read_the_settings_their_pods_get() -> None:
+    """ConfigMap and Secret together are an environment the service's own settings
+    accept, and the Kafka TLS files they name are inside the pod's mounts."""
+    program = harness.platform("prod")
+    secrets = {o["metadata"]["name"]: o for o in program.objects() if o["kind"] == "Secret"}
+    for name, settings_of in (
+        ("ingest", IngestSettings.from_env),
+        ("processor", ProcessorSettings.from_env),
+    ):
+        env = {
+            **program.one("ConfigMap", f"{name}-config", APPS).inputs["data"],
+            **secrets[f"{name}-env"]["stringData"],
+        }
+        settings = settings_of(env)
+        assert settings.kafka_bootstrap == "gamemetrics-kafka-bootstrap.kafka.svc:9093"
+        tls = settings.kafka_tls
+        assert tls is not None
+        assert tls.certificate_location is not None
+        mounts = {m["mountPath"] for m in _container(program, name)["volumeMounts"]}
+        for location in (tls.ca_location, tls.certificate_location, tls.key_location):
+            assert str(PurePosixPath(str(location)).parent) in mounts, location
 
 
 def test_pods_roll_when_a_setting_changes() -> None:
