@@ -73,16 +73,19 @@ _STORE: Final = f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM {{source}}"  
 _PLAYERS: Final = """
 WITH moved AS (
     INSERT INTO players AS p (game_id, player_id, first_seen, first_day, platform, country,
-                              app_version)
+                              app_version, first_event_id)
     SELECT DISTINCT ON (i.game_id, i.player_id)
            i.game_id, i.player_id, i.event_time, (i.event_time AT TIME ZONE 'UTC')::date,
-           coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, '')
+           coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, ''),
+           i.event_id
     FROM {candidates}
     ORDER BY i.game_id, i.player_id, i.event_time, i.event_id
     ON CONFLICT (game_id, player_id) DO UPDATE
     SET first_seen = excluded.first_seen, first_day = excluded.first_day,
-        platform = excluded.platform, country = excluded.country, app_version = excluded.app_version
-    WHERE excluded.first_seen < p.first_seen
+        platform = excluded.platform, country = excluded.country,
+        app_version = excluded.app_version, first_event_id = excluded.first_event_id
+    WHERE (excluded.first_seen, excluded.first_event_id)
+          < (p.first_seen, coalesce(p.first_event_id, excluded.first_event_id))
     RETURNING new.game_id, new.player_id, old.first_day AS old_day, old.platform AS old_platform,
               old.country AS old_country, old.app_version AS old_app_version,
               new.first_day, new.platform, new.country, new.app_version

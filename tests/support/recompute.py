@@ -21,11 +21,11 @@ FROM player_days WHERE game_id = %s ORDER BY 1, 2, 3, 4, 5
 """
 _PLAYERS_FROM_EVENTS = """
 SELECT DISTINCT ON (player_id) player_id, event_time, (event_time AT TIME ZONE 'UTC')::date,
-       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, '')
+       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, ''), event_id
 FROM events WHERE game_id = %s ORDER BY player_id, event_time, event_id
 """
 _PLAYERS = """
-SELECT player_id, first_seen, first_day, platform, country, app_version
+SELECT player_id, first_seen, first_day, platform, country, app_version, first_event_id
 FROM players WHERE game_id = %s ORDER BY player_id
 """
 _REVENUE_FROM_EVENTS = """

@@ -128,6 +128,28 @@ def test_late_events_land_in_their_day_and_move_first_seen(
     assert rollup_differences(endpoints.postgres_dsn, game.game_id) == {}
 
 
+def test_a_tie_on_the_first_events_time_goes_to_the_smaller_event_id(
+    client: httpx.Client, game: GameKey, endpoints: Endpoints, processor: ThreadedProcessor
+) -> None:
+    """Whichever order the two first events are stored in, the player's first-seen segment
+    is the recomputation's: the smaller event id among equal times."""
+    t = iso(now() - timedelta(days=2))
+    small, large = sorted(uuid.uuid4() for _ in range(2))
+    tie = {"player_id": "tie-tom", "timestamp": t}
+    post(client, game, event(event_id=str(large), platform="android", country="BR", **tie))
+    settle(processor)
+    post(client, game, event(event_id=str(small), platform="ios", country="PT", **tie))
+    post(client, game, event(player_id="tie-tom"))  # a later day: the cohort moves with them
+    settle(processor)
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        first = conn.execute(
+            "SELECT platform, country, first_event_id FROM players WHERE game_id = %s",
+            (game.game_id,),
+        ).fetchall()
+    assert first == [("ios", "PT", small)]
+    assert rollup_differences(endpoints.postgres_dsn, game.game_id) == {}
+
+
 def test_simulated_history_rollups_equal_a_recomputation(
     ingest: Any, game: GameKey, endpoints: Endpoints, processor: ThreadedProcessor
 ) -> None:
