@@ -1,8 +1,10 @@
-"""The processor's chain: consume -> decode (pure) -> dead-letter -> write -> commit.
+"""The processor's chain: consume -> decode (pure) -> write -> dead-letter -> commit.
 
-Offsets are committed only after the batch's transaction committed (and its
-dead letters were acknowledged), so a crash anywhere replays the batch, and
-the idempotent write makes the replay harmless. While PostgreSQL is down the
+A writer thread writes batch N while this thread consumes and decodes batch
+N+1 (one batch in flight at most), so the processor's own CPU overlaps
+PostgreSQL's. Offsets are committed only after the batch's transaction
+committed (and its dead letters were acknowledged), so a crash anywhere
+replays the batch, and the idempotent write makes the replay harmless. While PostgreSQL is down the
 partitions are paused and the consumer keeps polling (group membership), then
 resumes where it stopped. A row the database rejects is isolated by bisection
 and dead-lettered; it never blocks its partition.
@@ -16,6 +18,8 @@ import gc
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 _DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 _DOWN_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 _GC_YOUNG_THRESHOLD = 50_000
+_WRITE_POLL_SECONDS = 0.005
+"""How often the consuming thread looks whether the batch being written is done."""
 
 
 def _tune_gc() -> None:
@@ -62,6 +68,15 @@ class _Batch:
     sources: list[Message] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """A batch whose rows the writer thread is writing (`future`; None: no rows)."""
+
+    batch: _Batch
+    started: float
+    future: "Future[tuple[Written, list[DeadLetter]]] | None"
 
 
 def _letter(msg: Message, reason: str, code: str) -> DeadLetter:
@@ -117,31 +132,56 @@ class Processor:
         except _DOWN_ERRORS as e:
             log.warning("database unavailable at start (%s); retrying with the first batch", e)
             self._disconnect()
-        wait = s.batch_wait.total_seconds()
+        # One thread writes a batch while this one consumes and decodes the next: the
+        # processor's CPU overlaps PostgreSQL's instead of waiting for it.
+        writer = ThreadPoolExecutor(1, thread_name_prefix="processor-write")
+        writing: _Writing | None = None
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
-                messages = consumer.consume(s.max_batch, wait)
+                messages = self._next_messages(consumer, writing, dead, stop)
+                writing = None
                 batch = self._split(messages)
                 if batch.rows or batch.letters:
                     self.caught_up = False
-                    started = time.perf_counter()
-                    self._store(batch, consumer, stop)
-                    if batch.letters:
-                        dead.send(batch.letters)
-                        for letter in batch.letters:
-                            self.metrics.dead_letters.labels(letter.code).inc()
-                    self._commit(consumer, batch.next_offsets)
-                    self.metrics.batches.inc()
-                    self.metrics.batch_seconds.observe(time.perf_counter() - started)
-                self._observe(consumer)
+                    rows = batch.rows
+                    future = writer.submit(self._write, rows, batch.sources) if rows else None
+                    writing = _Writing(batch, time.perf_counter(), future)
+                self._observe(consumer, writing is not None)
+            if writing is not None:
+                self._finish(writing, consumer, dead, stop)
         except Stopping:
             log.info("stopping while the database is unavailable; the batch will be replayed")
         finally:
+            writer.shutdown(wait=True)  # a write in flight ends before its connection closes
             consumer.close()
             dead.close()
             if self._conn is not None:
                 self._conn.close()
+
+    def _next_messages(
+        self, consumer: Consumer, writing: "_Writing | None", dead: DeadLetters,
+        stop: threading.Event,
+    ) -> list[Message]:  # fmt: skip
+        """Up to a batch of records, waiting at most the batch wait for it to fill, as
+        `consume` does; meanwhile `writing` is finished (offsets committed) as soon as its
+        write is done, so a batch never waits for the next one to fill."""
+        s = self.settings
+        deadline = time.monotonic() + s.batch_wait.total_seconds()
+        messages: list[Message] = []
+        while writing is not None:
+            room = s.max_batch - len(messages)
+            if writing.future is not None and not writing.future.done():
+                if room > 0:
+                    messages += consumer.consume(room, _WRITE_POLL_SECONDS)
+                    continue
+                wait_for([writing.future])
+            self._finish(writing, consumer, dead, stop)
+            writing = None
+        room, left = s.max_batch - len(messages), deadline - time.monotonic()
+        if room > 0 and (left > 0 or not messages):
+            messages += consumer.consume(room, max(left, 0))
+        return messages
 
     # -- step 1: decode -------------------------------------------------------------
 
@@ -172,33 +212,54 @@ class Processor:
 
     # -- step 3: write, waiting out database outages ---------------------------------
 
-    def _store(self, batch: _Batch, consumer: Consumer, stop: threading.Event) -> None:
-        if not batch.rows:
-            return
+    def _write(self, rows: list[Row], sources: list[Message]) -> tuple[Written, list[DeadLetter]]:
+        """On the writer thread; raises _DOWN_ERRORS when the database is unreachable."""
+        return self._write_isolating(self._connect(), rows, sources)
+
+    def _finish(
+        self, writing: "_Writing", consumer: Consumer, dead: DeadLetters, stop: threading.Event
+    ) -> None:
+        """Once the batch's rows are committed: its dead letters, then its offsets."""
+        batch = writing.batch
+        if writing.future is not None:
+            try:
+                written, rejected = writing.future.result()
+            except _DOWN_ERRORS as e:
+                written, rejected = self._write_when_back(batch, consumer, stop, e)
+            if self._paused:
+                consumer.resume(list(consumer.assignment()))
+                self._paused = False
+                log.info("database back; consuming again")
+            self.database_ok = True
+            batch.letters.extend(rejected)
+            self.metrics.rows.labels("stored").inc(written.stored)
+            self.metrics.rows.labels("duplicate").inc(written.received - written.stored)
+        if batch.letters:
+            dead.send(batch.letters)
+            for letter in batch.letters:
+                self.metrics.dead_letters.labels(letter.code).inc()
+        self._commit(consumer, batch.next_offsets)
+        self.metrics.batches.inc()
+        self.metrics.batch_seconds.observe(time.perf_counter() - writing.started)
+
+    def _write_when_back(
+        self, batch: _Batch, consumer: Consumer, stop: threading.Event, error: Exception
+    ) -> tuple[Written, list[DeadLetter]]:
+        """Retry the write on this thread with backoff, partitions paused, until it lands."""
         backoff = 0.5
         while True:
+            self.database_ok = False
+            self.metrics.db_errors.inc()
+            log.warning(
+                "database unavailable (%s); retrying in %.1f s", type(error).__name__, backoff
+            )
+            self._disconnect()
+            self._wait(consumer, backoff, stop)
+            backoff = min(backoff * 2, 10.0)
             try:
-                written, rejected = self._write_isolating(
-                    self._connect(), batch.rows, batch.sources
-                )
-                break
+                return self._write(batch.rows, batch.sources)
             except _DOWN_ERRORS as e:
-                self.database_ok = False
-                self.metrics.db_errors.inc()
-                log.warning(
-                    "database unavailable (%s); retrying in %.1f s", type(e).__name__, backoff
-                )
-                self._disconnect()
-                self._wait(consumer, backoff, stop)
-                backoff = min(backoff * 2, 10.0)
-        if self._paused:
-            consumer.resume(list(consumer.assignment()))
-            self._paused = False
-            log.info("database back; consuming again")
-        self.database_ok = True
-        batch.letters.extend(rejected)
-        self.metrics.rows.labels("stored").inc(written.stored)
-        self.metrics.rows.labels("duplicate").inc(written.received - written.stored)
+                error = e
 
     def _write_isolating(
         self, writer: BatchWriter, rows: list[Row], sources: list[Message]
@@ -264,7 +325,7 @@ class Processor:
             # Stored already; after a rebalance the new owner replays it harmlessly.
             log.warning("offset commit failed (%s); the batch will be replayed", e)
 
-    def _observe(self, consumer: Consumer) -> None:
+    def _observe(self, consumer: Consumer, writing: bool) -> None:
         lag = 0
         topic = self.settings.events_topic
         for partition in self._assigned:
@@ -276,7 +337,8 @@ class Processor:
                 lag += max(0, high - position.offset)
         self.lag = lag
         self.metrics.lag.set(lag)
-        self.caught_up = bool(self._assigned) and self._assigned <= self._at_end
+        # Caught up means stored too: not while the last batch is still being written.
+        self.caught_up = not writing and bool(self._assigned) and self._assigned <= self._at_end
         self.metrics.caught_up.set(1 if self.caught_up else 0)
 
     # -- rebalance callbacks (run inside consume/poll) -------------------------------
