@@ -1,0 +1,67 @@
+"""Where the processor's writer spends its time, statement by statement.
+
+PostgreSQL is the largest cost per event in `gamemetrics bench pipeline`
+(docs/benchmarks.md); this says which of `BatchWriter.write`'s statements it
+is. Starts a scratch embedded PostgreSQL, writes `rows` of the pipeline
+benchmark's events in 5,000-row batches, and prints the wall time of each
+statement per row (client and server; the transaction's commit is not one of
+them).
+
+    python benchmarks/writer_statements.py [rows]   # default 300,000
+"""
+
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+import apps.processor.store as store
+from apps.bench import storage
+from apps.bench.unique import unique_requests
+from apps.local import process
+from apps.local.servers import EmbeddedPostgres
+from apps.store.migrate import migrate
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    folder = Path(tempfile.mkdtemp(prefix="writer-statements-"))
+    pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
+                          port=process.free_port())  # fmt: skip
+    pg.start()
+    try:
+        migrate(pg.url)
+        spent: defaultdict[str, float] = defaultdict(float)
+        copy_rows, execute = store.copy_rows, psycopg.Cursor.execute
+
+        def timed_copy(cur: Any, table: str, batch: Any) -> None:
+            started = time.perf_counter()
+            copy_rows(cur, table, batch)
+            spent[f"COPY {table}"] += time.perf_counter() - started
+
+        def timed_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            result = execute(self, query, *args, **kwargs)
+            spent[" ".join(str(query).split())[:72]] += time.perf_counter() - started
+            return result
+
+        store.copy_rows = timed_copy  # type: ignore[assignment]
+        psycopg.Cursor.execute = timed_execute  # type: ignore[method-assign]
+        source = unique_requests(host="bench", port=1, path="/v1/events", headers={},
+                                 templates=200, events=100, phase=1, players=20_000,
+                                 now=datetime.now(UTC))  # fmt: skip
+        result = storage.writer_in_process(pg.url, source, rows, 5000)
+        print(f"writer: {result.per_s:,.0f} rows/s, {1e6 / result.per_s:.1f} µs per row")
+        for statement, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
+            print(f"{1e6 * seconds / rows:6.2f} µs/row  {statement}")
+    finally:
+        pg.stop(30)
+
+
+if __name__ == "__main__":
+    main()
