@@ -6,7 +6,6 @@ replicas and Multi-AZ (staging, prod) the primary fails over automatically
 to a replica in another zone.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import CacheConfig
+from infra.datastore import client_security_group, json_secret
 from infra.kms import encryption_key
 from infra.outputs import secret
 
@@ -67,19 +67,13 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        security_group = aws.ec2.SecurityGroup(
+        security_group = client_security_group(
             f"{name}-sg",
             vpc_id=args.vpc_id,
+            port=PORT,
+            client_cidrs=args.client_cidrs,
             description=f"{prefix}: Redis from the private subnets only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    cidr_blocks=list(args.client_cidrs),
-                    description="Redis (TLS) from the pods",
-                )
-            ],
+            rule="Redis (TLS) from the pods",
             tags=tags,
             opts=child,
         )
@@ -113,24 +107,14 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        credentials = aws.secretsmanager.Secret(
+        credentials = json_secret(
             f"{name}-auth-token",
             name=f"{prefix}/redis/auth",
             description=f"{prefix}: Redis AUTH token and endpoint",
-            kms_key_id=key.arn,
+            kms_key_arn=key.arn,
+            values=[auth_token, group.primary_endpoint_address],
+            document=lambda v: {"auth_token": v[0], "host": v[1], "port": PORT, "tls": True},
             tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-auth-token",
-            secret_id=credentials.id,
-            secret_string=secret(
-                pulumi.Output.all(auth_token, group.primary_endpoint_address).apply(
-                    lambda v: json.dumps(
-                        {"auth_token": v[0], "host": v[1], "port": PORT, "tls": True}
-                    )
-                )
-            ),
             opts=child,
         )
 

@@ -10,7 +10,6 @@ Backups (and so point-in-time recovery), Multi-AZ, deletion protection and
 read replicas follow the stack.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.config import DatabaseConfig
+from infra.datastore import client_security_group, json_secret
 from infra.kms import encryption_key
 from infra.outputs import secret
 
@@ -90,19 +90,13 @@ class Database(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        security_group = aws.ec2.SecurityGroup(
+        security_group = client_security_group(
             f"{name}-sg",
             vpc_id=args.vpc_id,
+            port=PORT,
+            client_cidrs=args.client_cidrs,
             description=f"{prefix}: PostgreSQL from the private subnets only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp",
-                    from_port=PORT,
-                    to_port=PORT,
-                    cidr_blocks=list(args.client_cidrs),
-                    description="PostgreSQL from the pods",
-                )
-            ],
+            rule="PostgreSQL from the pods",
             tags=tags,
             opts=child,
         )
@@ -181,31 +175,21 @@ class Database(pulumi.ComponentResource):
             for i in range(cfg.read_replicas)
         ]
 
-        credentials = aws.secretsmanager.Secret(
+        credentials = json_secret(
             f"{name}-credentials",
             name=f"{prefix}/postgres/master",
             description=f"{prefix}: PostgreSQL master credentials and endpoint",
-            kms_key_id=key.arn,
+            kms_key_arn=key.arn,
+            values=[self.password, primary.address],
+            document=lambda v: {
+                "username": MASTER_USER,
+                "password": v[0],
+                "host": v[1],
+                "port": PORT,
+                "dbname": DATABASE_NAME,
+            },
             recovery_window_in_days=7 if cfg.deletion_protection else 0,
             tags=tags,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-credentials",
-            secret_id=credentials.id,
-            secret_string=secret(
-                pulumi.Output.all(self.password, primary.address).apply(
-                    lambda v: json.dumps(
-                        {
-                            "username": MASTER_USER,
-                            "password": v[0],
-                            "host": v[1],
-                            "port": PORT,
-                            "dbname": DATABASE_NAME,
-                        }
-                    )
-                )
-            ),
             opts=child,
         )
 
