@@ -49,6 +49,7 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
             settings.kafka_bootstrap,
             client_id="gamemetrics-ingest",
             delivery_timeout_ms=delivery_ms,
+            linger_ms=settings.kafka_linger.total_seconds() * 1000,
             tls=settings.kafka_tls,
         )
     )

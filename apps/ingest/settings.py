@@ -26,6 +26,7 @@ class IngestSettings:
     late_horizon: timedelta = limits.DEFAULT_LATE_HORIZON
     default_rate_limit_eps: int = DEFAULT_RATE_LIMIT_EPS
     delivery_timeout: timedelta = timedelta(seconds=5)
+    kafka_linger: timedelta = timedelta(milliseconds=2)
     key_cache_ttl: timedelta = timedelta(seconds=60)
     kafka_tls: KafkaTls | None = None
 
@@ -48,6 +49,9 @@ class IngestSettings:
             ),
             delivery_timeout=read.seconds(
                 "DELIVERY_TIMEOUT_SECONDS", timedelta(seconds=5), minimum=0.1
+            ),
+            kafka_linger=read.seconds(
+                "INGEST_KAFKA_LINGER_SECONDS", timedelta(milliseconds=2), minimum=0
             ),
             key_cache_ttl=read.seconds("KEY_CACHE_TTL_SECONDS", timedelta(seconds=60)),
             kafka_tls=KafkaTls.from_env(read),

@@ -19,16 +19,20 @@ def producer_config(
     *,
     client_id: str,
     delivery_timeout_ms: int = 5000,
+    linger_ms: float = 2,
     tls: KafkaTls | None = None,
 ) -> dict[str, Any]:
-    """A durable producer: a delivery report means every in-sync replica has the record."""
+    """A durable producer: a delivery report means every in-sync replica has the record.
+
+    `linger_ms` trades latency for fewer, larger batches (see IngestSettings.kafka_linger).
+    """
     return {
         "bootstrap.servers": bootstrap,
         "client.id": client_id,
         "acks": "all",
         "enable.idempotence": True,
         "compression.type": "lz4",
-        "linger.ms": 2,
+        "linger.ms": linger_ms,
         "batch.num.messages": 10000,
         "batch.size": 1_000_000,
         "queue.buffering.max.messages": 200_000,
