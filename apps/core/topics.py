@@ -30,10 +30,13 @@ class Topic:
 
 EVENTS: Final = Topic(
     name="gm.events.v1",
-    partitions={"local": 6, "dev": 6, "staging": 12, "prod": 48},
+    partitions={"local": 2, "dev": 6, "staging": 12, "prod": 48},
     retention=timedelta(days=7),
     purpose="validated gameplay events, keyed by game and player (ingest -> processor)",
 )
+"""Locally one processor reads every partition, so more than two would only split each
+produce into more, smaller batches, which the local broker pays for per fetched batch
+times the batches it holds (docs/benchmarks.md, "The local broker")."""
 EVENTS_DLQ: Final = Topic(
     name="gm.events.dlq.v1",
     partitions={"local": 1, "dev": 1, "staging": 3, "prod": 6},
