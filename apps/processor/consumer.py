@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 _DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 _DOWN_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 _GC_YOUNG_THRESHOLD = 50_000
-_WRITE_POLL_SECONDS = 0.005
+_WRITE_POLL_SECONDS = 0.002
 """How often the consuming thread looks whether the batch being written is done."""
 
 
@@ -68,6 +68,8 @@ class _Batch:
     sources: list[Message] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
+    consumed: int = 0
+    """Messages taken from the consumer, partition-end events included (the batch's room)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +141,8 @@ class Processor:
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
-                messages = self._next_messages(consumer, writing, dead, stop)
+                batch = self._next_batch(consumer, writing, dead, stop)
                 writing = None
-                batch = self._split(messages)
                 if batch.rows or batch.letters:
                     self.caught_up = False
                     rows = batch.rows
@@ -159,34 +160,35 @@ class Processor:
             if self._conn is not None:
                 self._conn.close()
 
-    def _next_messages(
+    def _next_batch(
         self, consumer: Consumer, writing: "_Writing | None", dead: DeadLetters,
         stop: threading.Event,
-    ) -> list[Message]:  # fmt: skip
-        """Up to a batch of records, waiting at most the batch wait for it to fill, as
-        `consume` does; meanwhile `writing` is finished (offsets committed) as soon as its
-        write is done, so a batch never waits for the next one to fill."""
+    ) -> _Batch:  # fmt: skip
+        """Up to a batch of records, decoded as they arrive, waiting at most the batch wait
+        for it to fill, as `consume` does; meanwhile `writing` is finished (offsets
+        committed) as soon as its write is done, so a batch never waits for the next one to
+        fill, and the writer never waits for a batch to be decoded."""
         s = self.settings
         deadline = time.monotonic() + s.batch_wait.total_seconds()
-        messages: list[Message] = []
+        batch = _Batch()
         while writing is not None:
-            room = s.max_batch - len(messages)
+            room = s.max_batch - batch.consumed
             if writing.future is not None and not writing.future.done():
                 if room > 0:
-                    messages += consumer.consume(room, _WRITE_POLL_SECONDS)
+                    self._add(batch, consumer.consume(room, _WRITE_POLL_SECONDS))
                     continue
                 wait_for([writing.future])
             self._finish(writing, consumer, dead, stop)
             writing = None
-        room, left = s.max_batch - len(messages), deadline - time.monotonic()
-        if room > 0 and (left > 0 or not messages):
-            messages += consumer.consume(room, max(left, 0))
-        return messages
+        room, left = s.max_batch - batch.consumed, deadline - time.monotonic()
+        if room > 0 and (left > 0 or not batch.consumed):
+            self._add(batch, consumer.consume(room, max(left, 0)))
+        return batch
 
     # -- step 1: decode -------------------------------------------------------------
 
-    def _split(self, messages: list[Message]) -> _Batch:
-        batch = _Batch()
+    def _add(self, batch: _Batch, messages: list[Message]) -> None:
+        batch.consumed += len(messages)
         rows, sources, offsets = batch.rows, batch.sources, batch.next_offsets
         at_end = self._at_end
         for msg in messages:
@@ -208,7 +210,6 @@ class Processor:
             else:
                 rows.append(row)
                 sources.append(msg)
-        return batch
 
     # -- step 3: write, waiting out database outages ---------------------------------
 
