@@ -27,17 +27,12 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from apps.bench.procstat import process_cpu
 from apps.local.process import free_port
 from apps.local.servers import Tansu
 
 VALUE = os.urandom(200).hex().encode()
 WINDOW_SECONDS = 10
-
-
-def broker_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def fresh_broker() -> Tansu:
@@ -135,7 +130,7 @@ def broker_cpu(linger_ms: float, partitions: int, rate: int, windows: int) -> No
         thread = threading.Thread(target=consume)
         thread.start()
         started = window = time.monotonic()
-        cpu, seen, sent, request = broker_seconds(pid), 0, 0, 0
+        cpu, seen, sent, request = process_cpu(pid), 0, 0, 0
         while (elapsed := time.monotonic() - started) < WINDOW_SECONDS * windows:
             while sent < int(elapsed * rate):
                 producer = producers[request % 2]
@@ -145,7 +140,7 @@ def broker_cpu(linger_ms: float, partitions: int, rate: int, windows: int) -> No
                 producer.poll(0)
                 sent += 100
             if (now := time.monotonic()) - window >= WINDOW_SECONDS:
-                now_cpu = broker_seconds(pid)
+                now_cpu = process_cpu(pid)
                 print(
                     f"linger {linger_ms:g} ms, {partitions} partitions: {sent:>9,} records "
                     f"in the log; broker {(now_cpu - cpu) / (now - window):.2f} cores, "

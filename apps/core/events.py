@@ -37,6 +37,8 @@ EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=253402300799999)]
 ProgressionStatus = Literal["start", "complete", "fail"]
 Level = Annotated[int, msgspec.Meta(ge=0)] | ShortText
 EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+Amount = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,8 +54,8 @@ class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
     app_version: ShortText | None = None
     properties: msgspec.Raw = EMPTY_OBJECT
     # typed fields, each allowed only on its event type (validation.TYPED_FIELDS)
-    duration_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    amount: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    duration_seconds: Seconds | None = None
+    amount: Amount | None = None
     currency: Currency | None = None
     item_id: Id | None = None
     level: Level | None = None
@@ -80,8 +82,8 @@ class UncheckedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     country: str | None = None
     app_version: ShortText | None = None
     properties: msgspec.Raw = EMPTY_OBJECT
-    duration_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    amount: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    duration_seconds: Seconds | None = None
+    amount: Amount | None = None
     currency: str | None = None
     item_id: Id | None = None
     level: Level | None = None

@@ -4,10 +4,11 @@ A writer thread writes batch N while this thread consumes and decodes batch
 N+1 (one batch in flight at most), so the processor's own CPU overlaps
 PostgreSQL's. Offsets are committed only after the batch's transaction
 committed (and its dead letters were acknowledged), so a crash anywhere
-replays the batch, and the idempotent write makes the replay harmless. While PostgreSQL is down the
-partitions are paused and the consumer keeps polling (group membership), then
-resumes where it stopped. A row the database rejects is isolated by bisection
-and dead-lettered; it never blocks its partition.
+replays the batch, and the idempotent write makes the replay harmless.
+While PostgreSQL is down the partitions are paused and the consumer keeps
+polling (group membership), then resumes where it stopped. A row the
+database rejects is isolated by bisection and dead-lettered; it never blocks
+its partition.
 
 Hand-written rather than sentry-arroyo: arroyo's one-message-per-iteration
 loop moved 48k records/s on this machine against 425k/s for `consume(batch)`

@@ -11,12 +11,11 @@ write while a deploy rolls.
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 import msgspec
 
-from apps.core.events import SCHEMA_VERSION, StoredEvent
+from apps.core.events import EMPTY_OBJECT, SCHEMA_VERSION, AwareDateTime, StoredEvent
 
 COLUMNS: Final = (
     "game_id", "event_id", "event_type", "player_id", "session_id", "event_time",
@@ -47,14 +46,14 @@ class _StoredEventV1(msgspec.Struct, kw_only=True):
     event_id: uuid.UUID
     type: str
     player_id: str
-    event_time: Annotated[datetime, msgspec.Meta(tz=True)]
-    client_time: Annotated[datetime, msgspec.Meta(tz=True)]
-    received_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    event_time: AwareDateTime
+    client_time: AwareDateTime
+    received_at: AwareDateTime
     session_id: str | None = None
     platform: str | None = None
     country: str | None = None
     app_version: str | None = None
-    properties: msgspec.Raw = msgspec.Raw(b"{}")
+    properties: msgspec.Raw = EMPTY_OBJECT
     duration_seconds: float | None = None
     amount: float | None = None
     currency: str | None = None
