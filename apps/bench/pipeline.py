@@ -570,9 +570,12 @@ def _checks(bench: _Bench) -> list[str]:
             (plat.game_id,),
         ).fetchone()
     ok = stored == bench.accepted == days == counts
+    processor = watch.processor_metrics(bench.processor_url)
     return [
         f"{'OK' if ok else 'MISMATCH'}: the API accepted {bench.accepted:,} events; `events` "
-        f"holds {stored:,}; player_days counts {days:,}; event_counts counts {counts:,}"
+        f"holds {stored:,}; player_days counts {days:,}; event_counts counts {counts:,}",
+        f"offset gaps (fetches that skipped records): {processor.gaps_refetched:,.0f} read "
+        f"again, {processor.gaps_accepted:,.0f} accepted",
     ]
 
 

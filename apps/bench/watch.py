@@ -18,6 +18,8 @@ _STORED: Final = 'gm_processor_rows_total{outcome="stored"}'
 _DUPLICATE: Final = 'gm_processor_rows_total{outcome="duplicate"}'
 _LAG: Final = "gm_processor_lag_records"
 _BATCHES: Final = "gm_processor_batches_total"
+_REFETCHED: Final = 'gm_processor_offset_gaps_total{outcome="refetched"}'
+_ACCEPTED_GAPS: Final = 'gm_processor_offset_gaps_total{outcome="accepted"}'
 
 
 def vm_rss_bytes(status_text: str) -> int | None:
@@ -95,6 +97,9 @@ class ProcessorCounters:
     batches: float
     at: float
     """time.monotonic() of the scrape."""
+    gaps_refetched: float = 0.0
+    """Fetches that skipped offsets and were read again (see apps/processor/gaps.py)."""
+    gaps_accepted: float = 0.0
 
 
 def parse_metrics(text: str, at: float = 0.0) -> ProcessorCounters:
@@ -108,12 +113,14 @@ def parse_metrics(text: str, at: float = 0.0) -> ProcessorCounters:
             continue
         name, _, value = line.rpartition(" ")
         values[name] = float(value)
-    missing = [n for n in (_STORED, _DUPLICATE, _LAG, _BATCHES) if n not in values]
+    names = (_STORED, _DUPLICATE, _LAG, _BATCHES, _REFETCHED, _ACCEPTED_GAPS)
+    missing = [n for n in names if n not in values]
     if missing:
         raise ValueError(f"the processor's /metrics has no {missing[0]}")
     return ProcessorCounters(
-        values[_STORED], values[_DUPLICATE], values[_LAG], values[_BATCHES], at
-    )
+        values[_STORED], values[_DUPLICATE], values[_LAG], values[_BATCHES], at,
+        values[_REFETCHED], values[_ACCEPTED_GAPS],
+    )  # fmt: skip
 
 
 def processor_metrics(url: str) -> ProcessorCounters:

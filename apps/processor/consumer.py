@@ -30,6 +30,7 @@ from psycopg.rows import TupleRow
 
 from apps.kafka.config import consumer_config, producer_config
 from apps.processor.dlq import DeadLetter, DeadLetters
+from apps.processor.gaps import Gap, OffsetGaps
 from apps.processor.metrics import ProcessorMetrics
 from apps.processor.partitions import Partitions
 from apps.processor.records import Poison, Row, to_row
@@ -102,6 +103,7 @@ class Processor:
         self._assigned: set[int] = set()
         self._at_end: set[int] = set()
         self._paused = False
+        self._gaps = OffsetGaps()
         self._conn: psycopg.Connection[TupleRow] | None = None
         self._writer: BatchWriter | None = None
         self._partitions = Partitions()
@@ -176,22 +178,23 @@ class Processor:
             room = s.max_batch - batch.consumed
             if writing.future is not None and not writing.future.done():
                 if room > 0:
-                    self._add(batch, consumer.consume(room, _WRITE_POLL_SECONDS))
+                    self._add(consumer, batch, consumer.consume(room, _WRITE_POLL_SECONDS))
                     continue
                 wait_for([writing.future])
             self._finish(writing, consumer, dead, stop)
             writing = None
         room, left = s.max_batch - batch.consumed, deadline - time.monotonic()
         if room > 0 and (left > 0 or not batch.consumed):
-            self._add(batch, consumer.consume(room, max(left, 0)))
+            self._add(consumer, batch, consumer.consume(room, max(left, 0)))
         return batch
 
     # -- step 1: decode -------------------------------------------------------------
 
-    def _add(self, batch: _Batch, messages: list[Message]) -> None:
+    def _add(self, consumer: Consumer, batch: _Batch, messages: list[Message]) -> None:
         batch.consumed += len(messages)
         rows, sources, offsets = batch.rows, batch.sources, batch.next_offsets
-        at_end = self._at_end
+        at_end, gaps = self._at_end, self._gaps
+        refetching: set[int] = set()
         for msg in messages:
             err = msg.error()
             partition = msg.partition() or 0
@@ -203,14 +206,37 @@ class Processor:
                     raise KafkaException(err)
                 log.warning("consumer: %s (librdkafka retries by itself)", err.str())
                 continue
+            offset = msg.offset() or 0
+            if partition in refetching:
+                continue  # fetched past a gap: read again from its start
+            gap = gaps.check(partition, offset)
+            if gap is not None and self._on_gap(consumer, gap):
+                refetching.add(partition)
+                continue
             at_end.discard(partition)
-            offsets[partition] = (msg.offset() or 0) + 1
+            offsets[partition] = offset + 1
             row = to_row(msg.value())
             if isinstance(row, Poison):
                 batch.letters.append(_letter(msg, row.reason, row.code))
             else:
                 rows.append(row)
                 sources.append(msg)
+
+    def _on_gap(self, consumer: Consumer, gap: Gap) -> bool:
+        """Seek back to the gap's start (True: drop the partition's records until then)."""
+        self.metrics.offset_gaps.labels("refetched" if gap.refetch else "accepted").inc()
+        if not gap.refetch:
+            log.error(
+                "partition %d: offsets %d-%d still missing after refetching; taking offset %d",
+                gap.partition, gap.expected, gap.got - 1, gap.got,
+            )  # fmt: skip
+            return False
+        log.warning(
+            "partition %d: fetched offset %d where %d was next; reading again from %d",
+            gap.partition, gap.got, gap.expected, gap.expected,
+        )  # fmt: skip
+        consumer.seek(TopicPartition(self.settings.events_topic, gap.partition, gap.expected))
+        return True
 
     # -- step 3: write, waiting out database outages ---------------------------------
 
@@ -349,8 +375,18 @@ class Processor:
         self._assigned |= {tp.partition for tp in partitions}
         if self._paused:
             consumer.pause(partitions)
+        # Where each partition's reading starts, so a first fetch that skips is noticed too.
+        try:
+            committed = consumer.committed(partitions, timeout=10)
+        except KafkaException as e:
+            log.warning("committed offsets unavailable (%s); gaps checked from the first record", e)
+            return
+        for tp in committed:
+            if tp.offset >= 0:
+                self._gaps.start(tp.partition, tp.offset)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
         self._assigned -= gone
         self._at_end -= gone
+        self._gaps.forget(gone)

@@ -25,6 +25,12 @@ class ProcessorMetrics:
             "Batch writes that failed on a database error and were retried.",
             registry=r,
         )
+        self.offset_gaps = Counter(
+            "gm_processor_offset_gaps_total",
+            "Fetches that skipped offsets of a partition: read again, or accepted after retries.",
+            ["outcome"],
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "gm_processor_batch_seconds",
             "Time to write and commit one batch.",
@@ -45,3 +51,5 @@ class ProcessorMetrics:
             self.dead_letters.labels(code)
         for outcome in ("stored", "duplicate"):
             self.rows.labels(outcome)
+        for outcome in ("refetched", "accepted"):
+            self.offset_gaps.labels(outcome)

@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from apps.core.events import SCHEMA_VERSION, StoredEvent
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -46,3 +48,15 @@ def batch(*events: dict[str, Any], sent_at: str | None = None) -> dict[str, Any]
     if sent_at is not None:
         body["sent_at"] = sent_at
     return body
+
+
+def stored_event(game_id: uuid.UUID, player_id: str) -> StoredEvent:
+    """A record as the API puts it on the events topic: a plain event of `player_id`, now."""
+    t = now()
+    return StoredEvent(
+        v=SCHEMA_VERSION, game_id=str(game_id), event_id=uuid.uuid4(), type="design",
+        player_id=player_id, session_id=None, event_time=t, client_time=t, received_at=t,
+        platform=None, country=None, app_version=None, properties='{"k":1}',
+        duration_seconds=None, amount=None, currency=None, item_id=None, level=None,
+        status=None,
+    )  # fmt: skip

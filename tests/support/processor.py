@@ -37,9 +37,12 @@ class ThreadedProcessor:
 
 
 @contextmanager
-def processor_thread(settings: ProcessorSettings) -> Iterator[ThreadedProcessor]:
+def processor_thread(
+    settings: ProcessorSettings,
+    make: Callable[[ProcessorSettings, ProcessorMetrics], Processor] = Processor,
+) -> Iterator[ThreadedProcessor]:
     metrics = ProcessorMetrics()
-    processor = Processor(settings, metrics)
+    processor = make(settings, metrics)
     stop = threading.Event()
     failure: list[BaseException] = []
 

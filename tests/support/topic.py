@@ -8,12 +8,28 @@ batch + 1, not the last record + 1, so get_watermark_offsets undercounts.)
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
-from apps.core.events import StoredEvent, decode_stored
+from apps.core.events import StoredEvent, decode_stored, encode_stored
 from apps.core.topics import EVENTS
 
 Record = tuple[bytes | None, bytes, dict[str, bytes]]
+
+
+def topic_with(bootstrap: str, prefix: str, partitions: int, records: list[StoredEvent]) -> str:
+    """A new topic of `partitions` holding `records`, keyed by player as the API writes them."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result(10)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for ev in records:
+        producer.produce(topic, encode_stored(ev), ev.partition_key)
+    if producer.flush(10):
+        raise TimeoutError(f"records for {topic} not delivered within 10 s")
+    return topic
 
 
 def read_records(bootstrap: str, topic: str = EVENTS.name, timeout: float = 30) -> list[Record]:

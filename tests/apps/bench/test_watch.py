@@ -5,8 +5,10 @@ import sys
 import time
 
 import pytest
+from prometheus_client import generate_latest
 
 from apps.bench.watch import RssSample, RssSampler, max_rss, parse_metrics, rss_of, vm_rss_bytes
+from apps.processor.metrics import ProcessorMetrics
 
 STATUS = "Name:\tpython\nVmPeak:\t  300000 kB\nVmRSS:\t  123456 kB\nThreads:\t4\n"
 METRICS = """# HELP gm_processor_rows_total Records written.
@@ -16,6 +18,8 @@ gm_processor_rows_total{outcome="duplicate"} 7.0
 gm_processor_batches_total 250.0
 gm_processor_lag_records 4200.0
 gm_processor_caught_up 0.0
+gm_processor_offset_gaps_total{outcome="refetched"} 3.0
+gm_processor_offset_gaps_total{outcome="accepted"} 0.0
 """
 
 
@@ -54,6 +58,16 @@ def test_processor_counters_from_metrics_text() -> None:
     assert counters.lag == 4200
     assert counters.batches == 250
     assert counters.at == 5.0
+    assert (counters.gaps_refetched, counters.gaps_accepted) == (3, 0)
+
+
+def test_the_processors_own_metrics_parse() -> None:
+    """The names read here are the ones the processor exports."""
+    metrics = ProcessorMetrics()
+    metrics.rows.labels("stored").inc(5)
+    metrics.offset_gaps.labels("refetched").inc()
+    counters = parse_metrics(generate_latest(metrics.registry).decode())
+    assert (counters.stored, counters.gaps_refetched, counters.gaps_accepted) == (5, 1, 0)
 
 
 def test_a_missing_counter_is_named() -> None:

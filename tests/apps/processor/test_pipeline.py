@@ -11,11 +11,11 @@ import msgspec
 import psycopg
 from confluent_kafka import Producer
 
-from apps.core.events import SCHEMA_VERSION, StoredEvent, encode_stored
+from apps.core.events import encode_stored
 from apps.core.topics import EVENTS, EVENTS_DLQ
 from apps.processor.partitions import partition_name
 from tests.conftest import GameKey
-from tests.support.factory import batch, event, iso, now
+from tests.support.factory import batch, event, iso, now, stored_event
 from tests.support.processor import ThreadedProcessor, poll_until
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
@@ -173,10 +173,10 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_partition_flows(
     game: GameKey, endpoints: Endpoints, processor: ThreadedProcessor
 ) -> None:
     key = f"{game.game_id}/poison-player".encode()
-    good = _stored_event(game.game_id, "poison-player")
-    bad_version = msgspec.structs.replace(_stored_event(game.game_id, "poison-player"), v=3)
+    good = stored_event(game.game_id, "poison-player")
+    bad_version = msgspec.structs.replace(stored_event(game.game_id, "poison-player"), v=3)
     bad_game = msgspec.structs.replace(
-        _stored_event(game.game_id, "poison-player"), game_id="not-a-uuid"
+        stored_event(game.game_id, "poison-player"), game_id="not-a-uuid"
     )
     old_json = json.dumps({"game_id": str(game.game_id), "v": 1}).encode()
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
@@ -204,8 +204,8 @@ def test_a_row_the_database_rejects_is_isolated(
     game: GameKey, endpoints: Endpoints, processor: ThreadedProcessor
 ) -> None:
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
-    good = [_stored_event(game.game_id, f"ok-{i}") for i in range(5)]
-    bad = _stored_event(game.game_id, "nul\x00player")
+    good = [stored_event(game.game_id, f"ok-{i}") for i in range(5)]
+    bad = stored_event(game.game_id, "nul\x00player")
     for ev in (*good[:2], bad, *good[2:]):
         producer.produce(EVENTS.name, encode_stored(ev), ev.partition_key)
     assert producer.flush(10) == 0
@@ -220,17 +220,6 @@ def test_a_row_the_database_rejects_is_isolated(
     ]  # fmt: skip
     assert [h["gm-dlq-code"] for h in letters] == [b"rejected_by_database"]
     assert processor.metrics.dead_letters.labels("rejected_by_database")._value.get() == before + 1
-
-
-def _stored_event(game_id: uuid.UUID, player: str) -> StoredEvent:
-    t = now()
-    return StoredEvent(
-        v=SCHEMA_VERSION, game_id=str(game_id), event_id=uuid.uuid4(), type="design",
-        player_id=player, session_id=None, event_time=t, client_time=t, received_at=t,
-        platform=None, country=None, app_version=None, properties='{"k":1}',
-        duration_seconds=None, amount=None, currency=None, item_id=None, level=None,
-        status=None,
-    )  # fmt: skip
 
 
 def _rollups(dsn: str, game_id: uuid.UUID) -> dict[str, list[tuple[Any, ...]]]:
