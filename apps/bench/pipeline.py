@@ -358,8 +358,10 @@ def _settings_text(env: dict[str, str], o: PipelineBenchOptions) -> str:
     wait = env.get(
         "GAMEMETRICS_PROCESSOR_BATCH_WAIT_SECONDS", f"{defaults.batch_wait.total_seconds():g}"
     )
+    writers = env.get("GAMEMETRICS_PROCESSOR_WRITERS", str(defaults.writers))
     return (
-        f"processor max_batch {batch}, batch_wait {wait} s; {o.workers} ingest workers; "
+        f"processor max_batch {batch}, batch_wait {wait} s, {writers} writers; "
+        f"{o.workers} ingest workers; "
         f"{o.batch_size}-event requests from {o.templates} templates, {o.players:,} players; "
         f"{EVENTS.partitions['local']} partitions"
     )

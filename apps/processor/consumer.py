@@ -1,14 +1,18 @@
 """The processor's chain: consume -> decode (pure) -> write -> dead-letter -> commit.
 
-A writer thread writes batch N while this thread consumes and decodes batch
-N+1 (one batch in flight at most), so the processor's own CPU overlaps
-PostgreSQL's. Offsets are committed only after the batch's transaction
-committed (and its dead letters were acknowledged), so a crash anywhere
-replays the batch, and the idempotent write makes the replay harmless.
-While PostgreSQL is down the partitions are paused and the consumer keeps
-polling (group membership), then resumes where it stopped. A row the
-database rejects is isolated by bisection and dead-lettered; it never blocks
-its partition.
+Partitions are split into lanes (p % writers); each lane's writer thread
+writes its batch N on its own connection while this thread consumes and
+decodes the next batches (one batch in flight per lane, so a partition's
+batches are written in order), so the processor's own CPU overlaps
+PostgreSQL's and the backends work in parallel. Lanes touch disjoint players
+(records are keyed by player), so they share only order-independent sums,
+updated in key order: like two processors, they cannot deadlock. Offsets are
+committed only after the batch's transaction committed (and its dead letters
+were acknowledged), so a crash anywhere replays the batch, and the idempotent
+write makes the replay harmless. While PostgreSQL is down the
+partitions are paused and the consumer keeps polling (group membership), then
+resumes where it stopped. A row the database rejects is isolated by bisection
+and dead-lettered; it never blocks its partition.
 
 Hand-written rather than sentry-arroyo: arroyo's one-message-per-iteration
 loop moved 48k records/s on this machine against 425k/s for `consume(batch)`
@@ -19,7 +23,7 @@ import gc
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -71,16 +75,32 @@ class _Batch:
     letters: list[DeadLetter] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     consumed: int = 0
-    """Messages taken from the consumer, partition-end events included (the batch's room)."""
+    """Records taken from the consumer (rows and letters): what fills the batch."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Writing:
-    """A batch whose rows the writer thread is writing (`future`; None: no rows)."""
+    """A batch whose rows a writer thread is writing (`future`; None: no rows)."""
 
     batch: _Batch
     started: float
     future: "Future[tuple[Written, list[DeadLetter]]] | None"
+
+    def done(self) -> bool:
+        return self.future is None or self.future.done()
+
+
+@dataclass
+class _Lane:
+    """One writer: its own connection, the partitions p with p % lanes == index, at most
+    one batch in flight, and the batch gathered for it meanwhile."""
+
+    index: int
+    pending: _Batch = field(default_factory=_Batch)
+    writing: _Writing | None = None
+    conn: psycopg.Connection[TupleRow] | None = None
+    writer: BatchWriter | None = None
+    ahead_for: date | None = None
 
 
 def _letter(msg: Message, reason: str, code: str) -> DeadLetter:
@@ -104,10 +124,8 @@ class Processor:
         self._at_end: set[int] = set()
         self._paused = False
         self._gaps = OffsetGaps()
-        self._conn: psycopg.Connection[TupleRow] | None = None
-        self._writer: BatchWriter | None = None
+        self._lanes = [_Lane(i) for i in range(settings.writers)]
         self._partitions = Partitions()
-        self._ahead_for: date | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop`; blocks. Raises only on what it cannot handle (after closing)."""
@@ -131,73 +149,80 @@ class Processor:
             producer_config(s.kafka_bootstrap, client_id="processor-dlq", tls=s.kafka_tls),
             s.dlq_topic,
         )
+        lanes = self._lanes
         try:
-            self._connect()  # partitions ahead from the start
+            self._connect(lanes[0])  # partitions ahead from the start
             self.database_ok = True
         except _DOWN_ERRORS as e:
             log.warning("database unavailable at start (%s); retrying with the first batch", e)
-            self._disconnect()
-        # One thread writes a batch while this one consumes and decodes the next: the
-        # processor's CPU overlaps PostgreSQL's instead of waiting for it.
-        writer = ThreadPoolExecutor(1, thread_name_prefix="processor-write")
-        writing: _Writing | None = None
+            self._disconnect(lanes[0])
+        # Writer threads write batches while this one consumes and decodes the next: the
+        # processor's CPU overlaps PostgreSQL's, and each lane's backend works in parallel.
+        pool = ThreadPoolExecutor(len(lanes), thread_name_prefix="processor-write")
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
-                batch = self._next_batch(consumer, writing, dead, stop)
-                writing = None
-                if batch.rows or batch.letters:
-                    self.caught_up = False
-                    rows = batch.rows
-                    future = writer.submit(self._write, rows, batch.sources) if rows else None
-                    writing = _Writing(batch, time.perf_counter(), future)
-                self._observe(consumer, writing is not None)
-            if writing is not None:
-                self._finish(writing, consumer, dead, stop)
+                self._gather(consumer, dead, stop)
+                for lane in lanes:
+                    batch = lane.pending
+                    if lane.writing is None and (batch.rows or batch.letters):
+                        self.caught_up = False
+                        rows = batch.rows
+                        future = (
+                            pool.submit(self._write, lane, rows, batch.sources) if rows else None
+                        )
+                        lane.writing = _Writing(batch, time.perf_counter(), future)
+                        lane.pending = _Batch()
+                self._observe(consumer)
+            for lane in lanes:
+                if lane.writing is not None:
+                    self._finish(lane, consumer, dead, stop)
         except Stopping:
             log.info("stopping while the database is unavailable; the batch will be replayed")
         finally:
-            writer.shutdown(wait=True)  # a write in flight ends before its connection closes
+            pool.shutdown(wait=True)  # a write in flight ends before its connection closes
             consumer.close()
             dead.close()
-            if self._conn is not None:
-                self._conn.close()
+            for lane in lanes:
+                if lane.conn is not None:
+                    lane.conn.close()
 
-    def _next_batch(
-        self, consumer: Consumer, writing: "_Writing | None", dead: DeadLetters,
-        stop: threading.Event,
-    ) -> _Batch:  # fmt: skip
-        """Up to a batch of records, decoded as they arrive, waiting at most the batch wait
-        for it to fill, as `consume` does; meanwhile `writing` is finished (offsets
-        committed) as soon as its write is done, so a batch never waits for the next one to
-        fill, and the writer never waits for a batch to be decoded."""
-        s = self.settings
+    def _gather(self, consumer: Consumer, dead: DeadLetters, stop: threading.Event) -> None:
+        """Consume into the lanes' pending batches, decoding records as they arrive, for at
+        most the batch wait (as `consume` waits for a batch to fill), until a free lane has
+        records and the wait is over or a batch is full. Writes that end meanwhile are
+        finished (offsets committed) at once, so a batch never waits for the next one to
+        fill, nor a writer for a decode."""
+        s, lanes = self.settings, self._lanes
         deadline = time.monotonic() + s.batch_wait.total_seconds()
-        batch = _Batch()
-        while writing is not None:
-            room = s.max_batch - batch.consumed
-            if writing.future is not None and not writing.future.done():
-                if room > 0:
-                    self._add(consumer, batch, consumer.consume(room, _WRITE_POLL_SECONDS))
-                    continue
-                wait_for([writing.future])
-            self._finish(writing, consumer, dead, stop)
-            writing = None
-        room, left = s.max_batch - batch.consumed, deadline - time.monotonic()
-        if room > 0 and (left > 0 or not batch.consumed):
-            self._add(consumer, batch, consumer.consume(room, max(left, 0)))
-        return batch
+        while True:
+            for lane in lanes:
+                if lane.writing is not None and lane.writing.done():
+                    self._finish(lane, consumer, dead, stop)
+            busy = [lane for lane in lanes if lane.writing is not None]
+            ready = any(lane.writing is None and lane.pending.consumed for lane in lanes)
+            room = s.max_batch - max(lane.pending.consumed for lane in lanes)
+            left = deadline - time.monotonic()
+            if (ready or not busy) and (left <= 0 or room <= 0):
+                return
+            if room <= 0:  # a busy lane's batch is full: wait for a write to end
+                writes = [lane.writing.future for lane in busy if lane.writing is not None]
+                wait_for([f for f in writes if f is not None], return_when=FIRST_COMPLETED)
+                continue
+            # While a write is in flight, look every few ms whether it ended.
+            self._add(consumer, consumer.consume(room, _WRITE_POLL_SECONDS if busy else left))
 
     # -- step 1: decode -------------------------------------------------------------
 
-    def _add(self, consumer: Consumer, batch: _Batch, messages: list[Message]) -> None:
-        batch.consumed += len(messages)
-        rows, sources, offsets = batch.rows, batch.sources, batch.next_offsets
-        at_end, gaps = self._at_end, self._gaps
+    def _add(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Decode each record into its partition's lane's pending batch."""
+        lanes, at_end, gaps = self._lanes, self._at_end, self._gaps
+        n = len(lanes)
         refetching: set[int] = set()
         for msg in messages:
-            err = msg.error()
             partition = msg.partition() or 0
+            batch = lanes[partition % n].pending
+            err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     at_end.add(partition)
@@ -214,13 +239,14 @@ class Processor:
                 refetching.add(partition)
                 continue
             at_end.discard(partition)
-            offsets[partition] = offset + 1
+            batch.consumed += 1
+            batch.next_offsets[partition] = offset + 1
             row = to_row(msg.value())
             if isinstance(row, Poison):
                 batch.letters.append(_letter(msg, row.reason, row.code))
             else:
-                rows.append(row)
-                sources.append(msg)
+                batch.rows.append(row)
+                batch.sources.append(msg)
 
     def _on_gap(self, consumer: Consumer, gap: Gap) -> bool:
         """Seek back to the gap's start (True: drop the partition's records until then)."""
@@ -240,20 +266,24 @@ class Processor:
 
     # -- step 3: write, waiting out database outages ---------------------------------
 
-    def _write(self, rows: list[Row], sources: list[Message]) -> tuple[Written, list[DeadLetter]]:
-        """On the writer thread; raises _DOWN_ERRORS when the database is unreachable."""
-        return self._write_isolating(self._connect(), rows, sources)
+    def _write(
+        self, lane: _Lane, rows: list[Row], sources: list[Message]
+    ) -> tuple[Written, list[DeadLetter]]:
+        """On a writer thread; raises _DOWN_ERRORS when the database is unreachable."""
+        return self._write_isolating(self._connect(lane), rows, sources)
 
     def _finish(
-        self, writing: "_Writing", consumer: Consumer, dead: DeadLetters, stop: threading.Event
+        self, lane: _Lane, consumer: Consumer, dead: DeadLetters, stop: threading.Event
     ) -> None:
-        """Once the batch's rows are committed: its dead letters, then its offsets."""
+        """Once the lane's batch's rows are committed: its dead letters, then its offsets."""
+        writing = lane.writing
+        assert writing is not None
         batch = writing.batch
         if writing.future is not None:
             try:
                 written, rejected = writing.future.result()
             except _DOWN_ERRORS as e:
-                written, rejected = self._write_when_back(batch, consumer, stop, e)
+                written, rejected = self._write_when_back(lane, batch, consumer, stop, e)
             if self._paused:
                 consumer.resume(list(consumer.assignment()))
                 self._paused = False
@@ -267,12 +297,14 @@ class Processor:
             for letter in batch.letters:
                 self.metrics.dead_letters.labels(letter.code).inc()
         self._commit(consumer, batch.next_offsets)
+        lane.writing = None
         self.metrics.batches.inc()
         self.metrics.batch_seconds.observe(time.perf_counter() - writing.started)
 
     def _write_when_back(
-        self, batch: _Batch, consumer: Consumer, stop: threading.Event, error: Exception
-    ) -> tuple[Written, list[DeadLetter]]:
+        self, lane: _Lane, batch: _Batch, consumer: Consumer, stop: threading.Event,
+        error: Exception,
+    ) -> tuple[Written, list[DeadLetter]]:  # fmt: skip
         """Retry the write on this thread with backoff, partitions paused, until it lands."""
         backoff = 0.5
         while True:
@@ -281,11 +313,11 @@ class Processor:
             log.warning(
                 "database unavailable (%s); retrying in %.1f s", type(error).__name__, backoff
             )
-            self._disconnect()
+            self._disconnect(lane)
             self._wait(consumer, backoff, stop)
             backoff = min(backoff * 2, 10.0)
             try:
-                return self._write(batch.rows, batch.sources)
+                return self._write(lane, batch.rows, batch.sources)
             except _DOWN_ERRORS as e:
                 error = e
 
@@ -305,23 +337,24 @@ class Processor:
         written = Written(first.received + second.received, first.stored + second.stored)
         return written, bad_first + bad_second
 
-    def _connect(self) -> BatchWriter:
+    def _connect(self, lane: _Lane) -> BatchWriter:
         today = datetime.now(UTC).date()
-        if self._writer is None:
-            self._conn = psycopg.connect(self.settings.postgres_dsn, connect_timeout=5)
+        if lane.writer is None:
+            lane.conn = psycopg.connect(self.settings.postgres_dsn, connect_timeout=5)
             self._partitions.forget()
-            self._writer = BatchWriter(self._conn, self._partitions)
-            self._ahead_for = None
-        if self._ahead_for != today:
-            assert self._conn is not None
-            self._partitions.ensure_ahead(self._conn, today)
-            self._ahead_for = today
-        return self._writer
+            lane.writer = BatchWriter(lane.conn, self._partitions)
+            lane.ahead_for = None
+        if lane.ahead_for != today:
+            assert lane.conn is not None
+            self._partitions.ensure_ahead(lane.conn, today)
+            lane.ahead_for = today
+        return lane.writer
 
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._conn, self._writer = None, None
+    @staticmethod
+    def _disconnect(lane: _Lane) -> None:
+        if lane.conn is not None:
+            lane.conn.close()
+        lane.conn, lane.writer = None, None
 
     def _wait(self, consumer: Consumer, seconds: float, stop: threading.Event) -> None:
         """Back off without leaving the group: partitions paused, polling served."""
@@ -353,7 +386,7 @@ class Processor:
             # Stored already; after a rebalance the new owner replays it harmlessly.
             log.warning("offset commit failed (%s); the batch will be replayed", e)
 
-    def _observe(self, consumer: Consumer, writing: bool) -> None:
+    def _observe(self, consumer: Consumer) -> None:
         lag = 0
         topic = self.settings.events_topic
         for partition in self._assigned:
@@ -365,8 +398,9 @@ class Processor:
                 lag += max(0, high - position.offset)
         self.lag = lag
         self.metrics.lag.set(lag)
-        # Caught up means stored too: not while the last batch is still being written.
-        self.caught_up = not writing and bool(self._assigned) and self._assigned <= self._at_end
+        # Caught up means stored too: not while a batch is being written or waits for a lane.
+        idle = all(lane.writing is None and not lane.pending.consumed for lane in self._lanes)
+        self.caught_up = idle and bool(self._assigned) and self._assigned <= self._at_end
         self.metrics.caught_up.set(1 if self.caught_up else 0)
 
     # -- rebalance callbacks (run inside consume/poll) -------------------------------

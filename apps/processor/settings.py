@@ -22,6 +22,9 @@ class ProcessorSettings:
     """Records per batch (one transaction); bounds memory whatever the backlog."""
     batch_wait: timedelta = timedelta(milliseconds=100)
     """How long a batch waits to fill: the floor of freshness when traffic is light."""
+    writers: int = 2
+    """Batches written at once, each on its own connection, by partition (p % writers):
+    PostgreSQL works on several while the processor decodes the next."""
     kafka_tls: KafkaTls | None = None
 
     @classmethod
@@ -37,5 +40,6 @@ class ProcessorSettings:
             batch_wait=read.seconds(
                 "PROCESSOR_BATCH_WAIT_SECONDS", timedelta(milliseconds=100), minimum=0.001
             ),
+            writers=read.integer("PROCESSOR_WRITERS", 2, minimum=1, maximum=16),
             kafka_tls=KafkaTls.from_env(read),
         )
