@@ -185,6 +185,10 @@ class _Bench:
         if m0 is None or m1 is None:
             return _Window(result, 0.0, 0, 0, cores, pg1.minus(pg0))
         stored = (m1.stored - m0.stored) / (m1.at - m0.at)
+        self.say(
+            f"  (stored {m1.stored - m0.stored:,.0f} in {m1.at - m0.at:.2f} s; metrics scraped in "
+            f"{m0.took * 1000:.0f} and {m1.took * 1000:.0f} ms)"
+        )
         return _Window(result, stored, int(m0.lag), int(m1.lag), cores, pg1.minus(pg0))
 
     def drain(self, what: str) -> tuple[float, list[watch.ProcessorCounters]]:

@@ -6,6 +6,7 @@ processor's Prometheus endpoint for the counters that say how much was
 committed and how far behind it is.
 """
 
+import dataclasses
 import threading
 import time
 import urllib.request
@@ -100,6 +101,8 @@ class ProcessorCounters:
     gaps_refetched: float = 0.0
     """Fetches that skipped offsets and were read again (see apps/processor/gaps.py)."""
     gaps_accepted: float = 0.0
+    took: float = 0.0
+    """Seconds the scrape took: the counters were read somewhere within them."""
 
 
 def parse_metrics(text: str, at: float = 0.0) -> ProcessorCounters:
@@ -125,9 +128,11 @@ def parse_metrics(text: str, at: float = 0.0) -> ProcessorCounters:
 
 def processor_metrics(url: str) -> ProcessorCounters:
     """Scrape `url`/metrics (loopback; blocks up to 5 s)."""
+    asked = time.monotonic()
     with urllib.request.urlopen(url + "/metrics", timeout=5) as r:  # noqa: S310 - loopback
         text = r.read().decode()
-    return parse_metrics(text, time.monotonic())
+    at = time.monotonic()
+    return dataclasses.replace(parse_metrics(text, at), took=at - asked)
 
 
 @dataclass(frozen=True, slots=True)
