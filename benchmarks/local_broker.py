@@ -5,7 +5,7 @@ local events topic has 2 partitions (docs/benchmarks.md, "The local broker").
 
 1. Delivery latency: a caught-up consumer, one record produced every 50 ms;
    the time from produce to receipt with `fetch.wait.max.ms` 500 (librdkafka's
-   default), 100 (ours) and 20. Tansu answers a fetch only after sleeping part
+   default), 250 (ours), 100 and 20. Tansu answers a fetch only after sleeping part
    of its wait, even when records are there.
 2. The broker's CPU, window by window, while two producers (as two API workers)
    write `rate` records/s in 100-record requests and a consumer keeps up, for
@@ -14,6 +14,7 @@ local events topic has 2 partitions (docs/benchmarks.md, "The local broker").
    batches, which lingering and fewer partitions cut.
 
     python benchmarks/local_broker.py [--rate 25000] [--windows 5] [--configs 2x6,10x2]
+        [--waits 500,250,100,20]
 """
 
 import argparse
@@ -67,12 +68,12 @@ def joined_consumer(url: str, **extra: object) -> Consumer:
     return consumer
 
 
-def delivery_latency() -> None:
+def delivery_latency(waits: list[int]) -> None:
     broker = fresh_broker()
     try:
         create_topic(broker.url, 2)
         producer = Producer({"bootstrap.servers": broker.url, "linger.ms": 0, "acks": "all"})
-        for wait_ms in (500, 100, 20):
+        for wait_ms in waits:
             consumer = joined_consumer(broker.url, **{"fetch.wait.max.ms": wait_ms})
             latencies: list[float] = []
 
@@ -167,9 +168,12 @@ def main() -> None:
         default="2x6,10x6,10x2",
         help="LINGER_MSxPARTITIONS pairs, comma-separated (2x6,10x6,10x2)",
     )
+    parser.add_argument(
+        "--waits", default="500,250,100,20", help="fetch.wait.max.ms values (500,250,100,20)"
+    )
     args = parser.parse_args()
-    delivery_latency()
-    for pair in args.configs.split(","):
+    delivery_latency([int(w) for w in args.waits.split(",") if w])
+    for pair in filter(None, args.configs.split(",")):
         linger, partitions = pair.split("x")
         broker_cpu(float(linger), int(partitions), args.rate, args.windows)
 

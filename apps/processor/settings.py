@@ -20,8 +20,9 @@ class ProcessorSettings:
     dlq_topic: str = EVENTS_DLQ.name
     max_batch: int = 5000
     """Records per batch (one transaction); bounds memory whatever the backlog."""
-    batch_wait: timedelta = timedelta(milliseconds=100)
-    """How long a batch waits to fill: the floor of freshness when traffic is light."""
+    batch_wait: timedelta = timedelta(milliseconds=250)
+    """How long a batch waits to fill: the floor of freshness when traffic is light, and
+    at 50,000 events/s what lets two lanes write full batches (fewer transactions)."""
     writers: int = 2
     """Batches written at once, each on its own connection, by partition (p % writers):
     PostgreSQL works on several while the processor decodes the next."""
@@ -38,7 +39,7 @@ class ProcessorSettings:
             group_id=read.text("PROCESSOR_GROUP", "gamemetrics-processor"),
             max_batch=read.integer("PROCESSOR_MAX_BATCH", 5000, minimum=1, maximum=100_000),
             batch_wait=read.seconds(
-                "PROCESSOR_BATCH_WAIT_SECONDS", timedelta(milliseconds=100), minimum=0.001
+                "PROCESSOR_BATCH_WAIT_SECONDS", timedelta(milliseconds=250), minimum=0.001
             ),
             writers=read.integer("PROCESSOR_WRITERS", 2, minimum=1, maximum=16),
             kafka_tls=KafkaTls.from_env(read),
