@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
+from multiprocessing.sharedctypes import Synchronized
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from local_broker import create_topic, fresh_broker
@@ -31,8 +32,8 @@ RECORD = os.urandom(100)
 
 
 def produce(
-    url: str, seconds: float, rate: int, linger_ms: float, counter: "mp.Value[int]"
-) -> None:  # type: ignore[type-arg]
+    url: str, seconds: float, rate: int, linger_ms: float, counter: "Synchronized[int]"
+) -> None:
     """`rate` records/s in 100-record requests, as one API worker."""
     producer = Producer(producer_config(url, client_id="gaps", linger_ms=linger_ms))
     sent, failed = 0, 0
@@ -112,14 +113,14 @@ def tail(url: str, until: float, out: dict[str, object], guard: bool) -> None:
 def offsets_held(url: str) -> set[int]:
     consumer = reader(url, wait_ms=100)
     held: set[int] = set()
-    while True:
-        msgs = consumer.consume(5000, 1.0)
-        if any(
-            m.error() is not None and m.error().code() == KafkaError._PARTITION_EOF for m in msgs
-        ):
-            held.update(m.offset() or 0 for m in msgs if m.error() is None)
-            break
-        held.update(m.offset() or 0 for m in msgs if m.error() is None)
+    at_end = False
+    while not at_end:
+        for m in consumer.consume(5000, 1.0):
+            err = m.error()
+            if err is None:
+                held.add(m.offset() or 0)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                at_end = True
     consumer.close()
     return held
 

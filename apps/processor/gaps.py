@@ -36,7 +36,8 @@ class OffsetGaps:
 
     retries: int = RETRIES
     _next: dict[int, int] = field(default_factory=dict)
-    _tries: dict[tuple[int, int], int] = field(default_factory=dict)
+    _tries: dict[int, int] = field(default_factory=dict)
+    """Refetches of each partition's open gap (one at most: it starts at `_next`)."""
 
     def start(self, partition: int, offset: int) -> None:
         """The partition is read from `offset` (its committed offset, on assignment)."""
@@ -46,7 +47,7 @@ class OffsetGaps:
         """The partitions were revoked: whoever reads them next starts afresh."""
         for partition in partitions:
             self._next.pop(partition, None)
-        self._tries = {k: v for k, v in self._tries.items() if k[0] in self._next}
+            self._tries.pop(partition, None)
 
     def check(self, partition: int, offset: int) -> Gap | None:
         """None: take the record (it is the next one, or the partition's first); else a Gap."""
@@ -55,12 +56,12 @@ class OffsetGaps:
             # In order; or earlier (a record delivered again: taking it is harmless,
             # the write is idempotent and the committed offset only goes back).
             self._next[partition] = offset + 1
-            self._tries.pop((partition, offset), None)
+            self._tries.pop(partition, None)
             return None
-        tries = self._tries.get((partition, expected), 0)
+        tries = self._tries.get(partition, 0)
         if tries < self.retries:
-            self._tries[(partition, expected)] = tries + 1
+            self._tries[partition] = tries + 1
             return Gap(partition, expected, offset, refetch=True)
-        self._tries.pop((partition, expected), None)
+        self._tries.pop(partition, None)
         self._next[partition] = offset + 1
         return Gap(partition, expected, offset, refetch=False)

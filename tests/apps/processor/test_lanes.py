@@ -5,12 +5,13 @@ import random
 import uuid
 from datetime import timedelta
 
+import msgspec
 import psycopg
 import pytest
 
-from apps.core.events import SCHEMA_VERSION, StoredEvent
+from apps.core.events import StoredEvent
 from apps.store import games
-from tests.support.factory import now
+from tests.support.factory import now, stored_event
 from tests.support.processor import poll_until, processor_settings, processor_thread
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
@@ -28,15 +29,14 @@ def _events(game_id: uuid.UUID, players: int, per_player: int) -> list[StoredEve
         for i in range(per_player):
             t = start + timedelta(minutes=rng.randrange(3 * 24 * 60))
             kind = rng.choice(("design", "session_end", "purchase"))
-            out.append(StoredEvent(
-                v=SCHEMA_VERSION, game_id=str(game_id), event_id=uuid.uuid4(), type=kind,
-                player_id=f"lane-p{p}", session_id=f"s{i}", event_time=t, client_time=t,
-                received_at=now(), platform=rng.choice(("ios", "android")),
-                country=rng.choice(("DE", "US")), app_version="1.0", properties="{}",
+            out.append(msgspec.structs.replace(
+                stored_event(game_id, f"lane-p{p}"), type=kind, session_id=f"s{i}",
+                event_time=t, client_time=t, platform=rng.choice(("ios", "android")),
+                country=rng.choice(("DE", "US")), app_version="1.0",
                 duration_seconds=60.0 if kind == "session_end" else None,
                 amount=1.99 if kind == "purchase" else None,
                 currency="USD" if kind == "purchase" else None,
-                item_id="gems" if kind == "purchase" else None, level=None, status=None,
+                item_id="gems" if kind == "purchase" else None,
             ))  # fmt: skip
     return out
 
