@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 import strawberry
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -29,9 +28,14 @@ from apps.analytics.auth import authenticate
 from apps.analytics.context import Context, Runtime, open_runtime
 from apps.analytics.errors import AnalyticsError, Unauthenticated
 from apps.analytics.schema import build_schema
-from apps.analytics.settings import AnalyticsSettings
+from apps.core.errors import InputError, TooLarge
+from apps.core.services import ANALYTICS
+from apps.core.settings.analytics import AnalyticsSettings
+from apps.edge.app import service_app
+from apps.edge.body import read_body
+from apps.edge.probes import Probes, pool_check
+from apps.edge.responses import json_response
 
-_encode = msgspec.json.encode
 _QUERY_ONLY = frozenset({OperationType.QUERY})
 
 
@@ -39,10 +43,6 @@ class _HttpRefusal(Exception):
     def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers
-
-
-def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encode(body), status, headers=headers, media_type="application/json")
 
 
 async def graphql_post(request: Request) -> Response:
@@ -95,23 +95,19 @@ async def _execute(request: Request, rt: Runtime) -> dict[str, Any]:
 
 
 async def _body(request: Request, limit: int) -> bytes:
-    too_large = _HttpRefusal(
-        413,
-        errors.request_error(
-            f"the request body is larger than {limit} bytes", limit="bodyBytes", allowed=limit
-        ),
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(
+            request.stream(), limit=limit, content_length=request.headers.get("content-length")
+        )
+    except TooLarge:
+        raise _HttpRefusal(
+            413,
+            errors.request_error(
+                f"the request body is larger than {limit} bytes", limit="bodyBytes", allowed=limit
+            ),
+        ) from None
+    except InputError as e:
+        raise _HttpRefusal(400, errors.request_error(f"{e.field}: {e.reason}")) from None
 
 
 def _operation(raw: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -148,46 +144,17 @@ async def graphql_get(request: Request) -> Response:
     )
 
 
-async def healthz(_: Request) -> Response:
-    return json_response(200, {"status": "alive"})
-
-
-async def readyz(request: Request) -> Response:
-    """Ready when PostgreSQL answers within 1 s (Redis is optional: the cache only speeds up)."""
-    rt: Runtime = request.app.state.runtime
-    try:
-        async with rt.pool.connection(timeout=1.0) as conn:
-            await conn.execute("SELECT 1")
-        postgres = "ok"
-    except Exception as e:
-        postgres = f"unreachable ({type(e).__name__})"
-    ok = postgres == "ok"
-    return json_response(
-        200 if ok else 503,
-        {"status": "ready" if ok else "unavailable", "checks": {"postgres": postgres}},
-    )
-
-
-async def metrics(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
 def create_app(settings: AnalyticsSettings) -> Starlette:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def running(app: Starlette) -> AsyncIterator[Probes]:
         async with open_runtime(settings) as rt:
             app.state.runtime = rt
             app.state.schema = build_schema(settings.limits)
-            yield
+            # Redis is not a readiness check: the cache only speeds answers up.
+            yield Probes(registry=rt.metrics.registry, readiness={"postgres": pool_check(rt.pool)})
 
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql_post, methods=["POST"]),
-            Route("/graphql", graphql_get, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", graphql_post, methods=["POST"]),
+        Route("/graphql", graphql_get, methods=["GET"]),
+    ]
+    return service_app(ANALYTICS, routes, running)

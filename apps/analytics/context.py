@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
-from apps.analytics.settings import AnalyticsSettings
+from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ from strawberry.extensions import (
 from strawberry.types.nodes import SelectedField, Selection
 
 from apps.analytics.errors import BadUserInput
-from apps.analytics.settings import QueryLimits
 from apps.core import periods
+from apps.core.settings.analytics import QueryLimits
 
 FIELD_WEIGHTS: Final = {
     "activeUsers": 1,

@@ -18,7 +18,6 @@ from strawberry.types import ExecutionContext
 from apps.analytics import games, limits, resolvers
 from apps.analytics.auth import SeesGame, parse_game_id
 from apps.analytics.context import Context
-from apps.analytics.settings import QueryLimits
 from apps.analytics.types import (
     Bucket,
     Cohort,
@@ -33,6 +32,7 @@ from apps.analytics.types import (
     segment,
 )
 from apps.core import periods
+from apps.core.settings.analytics import QueryLimits
 
 Info = strawberry.Info[Context, None]
 From = Annotated[date, strawberry.argument(name="from")]

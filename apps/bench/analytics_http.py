@@ -22,6 +22,7 @@ import psycopg
 from apps.bench.analytics_cases import Args, Case, as_result
 from apps.bench.errors import BenchError
 from apps.core import services
+from apps.core.settings.analytics import AnalyticsSettings
 from apps.local import process
 from apps.local.servers import EmbeddedRedis
 from apps.local.services import ServiceUnit
@@ -61,16 +62,10 @@ def redis(folder: Path) -> Iterator[str]:
 def service(dsn: str, redis_url: str, token: str, logs: Path, *, cache: bool) -> Iterator[Api]:
     """The analytics service in its own process until the block ends."""
     port = process.free_port()
-    env = {
-        **os.environ,
-        "GAMEMETRICS_STACK": "local",
-        "GAMEMETRICS_POSTGRES_DSN": dsn,
-        "GAMEMETRICS_REDIS_URL": redis_url,
-        "GAMEMETRICS_ANALYTICS_HOST": "127.0.0.1",
-        "GAMEMETRICS_ANALYTICS_PORT": str(port),
-        "GAMEMETRICS_ANALYTICS_CACHE": "true" if cache else "false",
-        "GAMEMETRICS_ANALYTICS_WORKERS": "1",
-    }
+    settings = AnalyticsSettings(
+        postgres_dsn=dsn, redis_url=redis_url, port=port, cache=cache, workers=1
+    )
+    env = {**os.environ, **settings.env()}
     name = "analytics-cache" if cache else "analytics"
     unit = ServiceUnit(services.ANALYTICS, port, env, logs / f"{name}.log")
     unit.start()

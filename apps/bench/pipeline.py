@@ -19,6 +19,7 @@ counted against the events the API accepted and against the rollups.
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from apps.bench.profile import ProfileSummary, finish_recording, start_recording
 from apps.bench.scenarios import PATH, SETTLE, Say, expected_body, outcome
 from apps.bench.unique import unique_requests
 from apps.core import services
+from apps.core.settings.contract import Wire
+from apps.core.settings.processor import ProcessorSettings
 from apps.core.topics import EVENTS
 
 TARGET_EVENTS_PER_S: Final = 50_000
@@ -240,9 +243,9 @@ def run(options: PipelineBenchOptions, say: Say) -> PipelineReport:
     say(f"machine: {machine.describe()}")
     env: dict[str, str] = {}
     if options.max_batch is not None:
-        env["GAMEMETRICS_PROCESSOR_MAX_BATCH"] = str(options.max_batch)
+        env[ProcessorSettings.key("max_batch")] = str(options.max_batch)
     if options.batch_wait is not None:
-        env["GAMEMETRICS_PROCESSOR_BATCH_WAIT_SECONDS"] = str(options.batch_wait)
+        env[ProcessorSettings.key("batch_wait")] = str(options.batch_wait)
     pg = dict(options.postgres_settings)
     if options.profile_dir is not None:
         pg |= {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
@@ -355,16 +358,12 @@ def _at_target(bench: _Bench) -> tuple[Stage, float]:
 
 
 def _settings_text(env: dict[str, str], o: PipelineBenchOptions) -> str:
-    from apps.processor.settings import ProcessorSettings
-
-    defaults = ProcessorSettings(postgres_dsn="", kafka_bootstrap="")
-    batch = env.get("GAMEMETRICS_PROCESSOR_MAX_BATCH", str(defaults.max_batch))
-    wait = env.get(
-        "GAMEMETRICS_PROCESSOR_BATCH_WAIT_SECONDS", f"{defaults.batch_wait.total_seconds():g}"
-    )
-    writers = env.get("GAMEMETRICS_PROCESSOR_WRITERS", str(defaults.writers))
+    # What the processor reads: the inherited environment, then the bench's overrides.
+    required = {Wire.POSTGRES_DSN: "-", Wire.KAFKA_BOOTSTRAP: "-"}
+    s = ProcessorSettings.from_env({**os.environ, **env, **ProcessorSettings.wire(required)})
+    wait = f"{s.batch_wait.total_seconds():g}"
     return (
-        f"processor max_batch {batch}, batch_wait {wait} s, {writers} writers; "
+        f"processor max_batch {s.max_batch}, batch_wait {wait} s, {s.writers} writers; "
         f"{o.workers} ingest workers; "
         f"{o.batch_size}-event requests from {o.templates} templates, {o.players:,} players; "
         f"{EVENTS.partitions['local']} partitions"

@@ -16,6 +16,10 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from apps.core import services
+from apps.core.settings import for_service
+from apps.core.settings.common import LOOPBACK
+from apps.core.settings.contract import Wire
+from apps.core.settings.ingest import IngestSettings
 from apps.kafka.admin import ensure_topics
 from apps.local import process
 from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, Tansu
@@ -90,15 +94,12 @@ def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Ta
 
 
 def _unit(
-    service: services.Service, env: dict[str, str], logs: Path, extra: dict[str, str]
+    service: services.Service, supplied: dict[Wire, str], logs: Path, extra: dict[str, str]
 ) -> ServiceUnit:
     port = process.free_port()
-    prefix = f"GAMEMETRICS_{service.name.upper()}"
+    wired = for_service(service).wire(supplied | {Wire.HOST: LOOPBACK, Wire.PORT: str(port)})
     return ServiceUnit(
-        service,
-        port,
-        {**env, f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1", **extra},
-        logs / f"{service.name}.log",
+        service, port, {**os.environ, **wired, **extra}, logs / f"{service.name}.log"
     )
 
 
@@ -112,7 +113,7 @@ def platform(
     postgres_settings: dict[str, str] | None = None,
 ) -> Iterator[Platform]:
     """The own platform, with the processor service when `processor` (`processor_env`:
-    extra GAMEMETRICS_PROCESSOR_* settings; `postgres_settings`: extra server options)."""
+    extra processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options)."""
     import psycopg
 
     from apps.store.games import create_game
@@ -141,20 +142,20 @@ def platform(
             ensure_topics(kafka.url, "local")
             with psycopg.connect(pg.url) as conn:
                 issued = create_game(conn, "bench", rate_limit_eps=BENCH_RATE_LIMIT_EPS)
-            env = {
-                **os.environ,
-                "GAMEMETRICS_STACK": "local",
-                "GAMEMETRICS_POSTGRES_DSN": pg.url,
-                "GAMEMETRICS_KAFKA_BOOTSTRAP": kafka.url,
-                "GAMEMETRICS_REDIS_URL": redis.url,
+            supplied = {
+                Wire.STACK: "local",
+                Wire.POSTGRES_DSN: pg.url,
+                Wire.KAFKA_BOOTSTRAP: kafka.url,
+                Wire.REDIS_URL: redis.url,
             }
-            ingest = _unit(services.INGEST, env, logs, {"GAMEMETRICS_INGEST_WORKERS": str(workers)})
+            workers_key = IngestSettings.key("workers")
+            ingest = _unit(services.INGEST, supplied, logs, {workers_key: str(workers)})
             say(f"starting ingest service on port {ingest.port} ({workers} worker processes)...")
             ingest.start()
             running.units.append(ingest)
             consumer = None
             if processor:
-                consumer = _unit(services.PROCESSOR, env, logs, dict(processor_env or {}))
+                consumer = _unit(services.PROCESSOR, supplied, logs, dict(processor_env or {}))
                 say(f"starting processor service on port {consumer.port}...")
                 consumer.start()
                 running.units.append(consumer)

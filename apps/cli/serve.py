@@ -1,16 +1,25 @@
-"""`gamemetrics serve SERVICE`: run one service in the foreground (what its container runs)."""
+"""`gamemetrics serve SERVICE`: run one service in the foreground (what its container runs).
+
+Generic over `apps.core.services`: the declaration names the app factory, the
+settings contract reads the environment; nothing here names a service.
+"""
 
 import argparse
+import importlib
 import os
 
 from apps.core import services
+from apps.core.errors import ConfigError
+from apps.core.settings import for_service
+from apps.core.settings.contract import Wire
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "serve",
         help="run one service (configuration from GAMEMETRICS_* environment variables)",
-        description="Run one service in the foreground; its settings come from the environment.",
+        description="Run one service in the foreground; its settings come from the environment "
+        "(`gamemetrics settings SERVICE` lists them).",
     )
     p.add_argument("service", choices=[s.name for s in services.ALL])
     p.add_argument("--host", help="listen address (default from GAMEMETRICS_<SERVICE>_HOST)")
@@ -22,49 +31,24 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from apps.edge.server import serve
+
+    service = services.by_name(args.service)
+    contract = for_service(service)
     env = dict(os.environ)
-    prefix = f"GAMEMETRICS_{args.service.upper()}"
+    overrides: dict[Wire, str] = {}
     if args.host:
-        env[f"{prefix}_HOST"] = args.host
+        overrides[Wire.HOST] = args.host
     if args.port:
-        env[f"{prefix}_PORT"] = str(args.port)
+        overrides[Wire.PORT] = str(args.port)
+    env |= contract.wire(overrides, complete=False)
     if args.workers:
-        env[f"{prefix}_WORKERS"] = str(args.workers)
-    if args.service == "ingest":
-        return _serve_ingest(env)
-    if args.service == "processor":
-        return _serve_processor(env)
-    if args.service == "analytics":
-        return _serve_analytics(env)
-    raise AssertionError(f"no runner for {args.service}")
-
-
-def _serve_ingest(env: dict[str, str]) -> int:
-    from apps.ingest.app import create_app
-    from apps.ingest.settings import IngestSettings
-    from apps.server import serve
-
-    settings = IngestSettings.from_env(env)
-    return serve(
-        create_app, settings, host=settings.host, port=settings.port, workers=settings.workers
-    )
-
-
-def _serve_processor(env: dict[str, str]) -> int:
-    from apps.processor.app import create_app
-    from apps.processor.settings import ProcessorSettings
-    from apps.server import serve
-
-    settings = ProcessorSettings.from_env(env)
-    return serve(create_app, settings, host=settings.host, port=settings.port, workers=1)
-
-
-def _serve_analytics(env: dict[str, str]) -> int:
-    from apps.analytics.app import create_app
-    from apps.analytics.settings import AnalyticsSettings
-    from apps.server import serve
-
-    settings = AnalyticsSettings.from_env(env)
-    return serve(
-        create_app, settings, host=settings.host, port=settings.port, workers=settings.workers
-    )
+        if "workers" not in {v.field for v in contract.variables()}:
+            raise ConfigError(f"--workers: {service.name} runs as one process")
+        env[contract.key("workers")] = str(args.workers)
+    settings = contract.from_env(env)
+    module, _, name = service.app.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    # A service that declares no worker processes runs one (the processor: one consumer).
+    workers = int(getattr(settings, "workers", 1))
+    return serve(factory, settings, host=settings.host, port=settings.port, workers=workers)

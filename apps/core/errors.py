@@ -9,11 +9,10 @@ class ConfigError(GameMetricsError):
     """A configuration value is missing or malformed; the message names the key."""
 
 
-class BatchError(GameMetricsError):
-    """The request as a whole is unusable (malformed JSON, bad envelope field).
+class InputError(GameMetricsError):
+    """What a client sent cannot be taken; `field` names where, `reason` says why.
 
-    `field` names where the problem is; the HTTP layer turns it into a 400.
-    """
+    The HTTP edge (apps/edge/responses.py) gives each kind its status."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
@@ -21,10 +20,13 @@ class BatchError(GameMetricsError):
         self.reason = reason
 
 
-class TooLarge(GameMetricsError):
+class BatchError(InputError):
+    """The request as a whole is unusable (malformed JSON, bad envelope field): HTTP 400."""
+
+
+class TooLarge(InputError):
     """A documented limit (body size, events per batch) was exceeded: HTTP 413."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+
+class UnsupportedMedia(InputError):
+    """A Content-Type or Content-Encoding the endpoint does not take: HTTP 415."""

@@ -1,8 +1,10 @@
 """The services, declared once: `gamemetrics dev` supervises them, infra deploys them.
 
-Each entry says how the one application image runs the service, where it
-listens, how it is probed and scaled, and what it talks to; the Pulumi
-program derives Deployments, Services, HPAs and NetworkPolicies from this.
+Each entry says which application the one image runs for the service, where
+it listens, how it is probed and scaled, and what it talks to; the Pulumi
+program derives Deployments, Services, HPAs, NetworkPolicies, KafkaUsers and
+ServiceMonitors from it, `gamemetrics serve NAME` runs it, and its settings
+contract (apps/core/settings/) takes its port from it.
 """
 
 from dataclasses import dataclass, field
@@ -23,7 +25,9 @@ class Scaling:
 @dataclass(frozen=True, slots=True)
 class Service:
     name: str
-    command: tuple[str, ...]
+    app: str
+    """`module:function` building the service's ASGI app from its settings (imported only
+    by `gamemetrics serve`: the core never imports an app)."""
     port: int
     """HTTP port: the API, or /metrics and probes for workers."""
     public: bool
@@ -45,10 +49,20 @@ class Service:
     drain_path: str | None = None
     """Answers {"caught_up": bool} once the service has consumed everything (local shutdown)."""
 
+    @property
+    def command(self) -> tuple[str, ...]:
+        """How the image runs it (the container's command)."""
+        return ("gamemetrics", "serve", self.name)
+
+    @property
+    def consumer_group(self) -> str:
+        """The Kafka consumer group it joins when it consumes (its ACLs name it)."""
+        return f"gamemetrics-{self.name}"
+
 
 INGEST: Final = Service(
     name="ingest",
-    command=("gamemetrics", "serve", "ingest"),
+    app="apps.ingest.app:create_app",
     port=8080,
     public=True,
     needs=frozenset({"postgres", "kafka", "redis"}),
@@ -64,7 +78,7 @@ INGEST: Final = Service(
 
 PROCESSOR: Final = Service(
     name="processor",
-    command=("gamemetrics", "serve", "processor"),
+    app="apps.processor.app:create_app",
     port=8081,
     public=False,
     needs=frozenset({"postgres", "kafka"}),
@@ -83,7 +97,7 @@ PROCESSOR: Final = Service(
 
 ANALYTICS: Final = Service(
     name="analytics",
-    command=("gamemetrics", "serve", "analytics"),
+    app="apps.analytics.app:create_app",
     port=8082,
     public=True,
     needs=frozenset({"postgres", "redis"}),

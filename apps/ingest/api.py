@@ -7,16 +7,19 @@ from datetime import UTC, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from apps.core import limits
 from apps.core.errors import GameMetricsError
 from apps.core.events import encode_records
 from apps.core.validation import TimePolicy, parse_batch
+from apps.edge.body import read_body, require_json
+from apps.edge.responses import error_body, json_response
 from apps.ingest.auth import bearer_token
-from apps.ingest.body import check_content_type, read_body
 from apps.ingest.errors import RateLimited
-from apps.ingest.responses import batch_response, error_response, json_response
+from apps.ingest.responses import batch_response, error_response
 from apps.ingest.runtime import Runtime
 
 log = logging.getLogger(__name__)
+_ENCODINGS = frozenset({"identity", "gzip"})
 
 
 async def post_events(request: Request) -> Response:
@@ -28,7 +31,7 @@ async def post_events(request: Request) -> Response:
         response = error_response(e)
     except Exception:
         log.exception("unexpected error in POST /v1/events")
-        response = json_response(500, {"error": "internal error"})
+        response = json_response(500, error_body("internal error"))
     rt.metrics.requests.labels(str(response.status_code)).inc()
     rt.metrics.latency.observe(time.perf_counter() - started)
     return response
@@ -38,11 +41,13 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
     received_at = datetime.now(UTC)
     headers = request.headers
     grant = await rt.keys.resolve(bearer_token(headers.get("authorization")))
-    check_content_type(headers.get("content-type"))
+    require_json(headers.get("content-type"))
     body = await read_body(
         request.stream(),
+        limit=limits.MAX_BODY_BYTES,
         content_length=headers.get("content-length"),
         content_encoding=headers.get("content-encoding"),
+        encodings=_ENCODINGS,
     )
     horizon = (
         timedelta(days=grant.late_horizon_days)

@@ -9,12 +9,6 @@ class Unauthorized(GameMetricsError):
         self.reason = reason
 
 
-class UnsupportedMedia(GameMetricsError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
 class RateLimited(GameMetricsError):
     def __init__(self, retry_after_s: int, rate_eps: int) -> None:
         super().__init__(f"rate limit of {rate_eps} events/s exceeded")

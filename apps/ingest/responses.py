@@ -1,18 +1,12 @@
-"""The one place where errors become HTTP responses (status, JSON body, headers)."""
+"""The ingestion API's refusals as HTTP responses (the core's input errors go to the edge)."""
 
-import msgspec
 from starlette.responses import Response
 
-from apps.core.errors import BatchError, GameMetricsError, TooLarge
+from apps.core.errors import BatchError, GameMetricsError, InputError
 from apps.core.validation import BatchResult
-from apps.ingest.errors import DependencyDown, RateLimited, Unauthorized, UnsupportedMedia
+from apps.edge.responses import error_body, input_error_response, json_response
+from apps.ingest.errors import DependencyDown, RateLimited, Unauthorized
 from apps.kafka.producer import BrokerUnavailable
-
-_encode = msgspec.json.encode
-
-
-def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encode(body), status, headers=headers, media_type="application/json")
 
 
 def batch_response(result: BatchResult, status: int) -> Response:
@@ -28,16 +22,14 @@ def error_response(exc: GameMetricsError) -> Response:
         case BatchError():
             body = {"accepted": 0, "rejected": [], "error": exc.reason, "field": exc.field}
             return json_response(400, body)
-        case TooLarge():
-            return json_response(413, {"error": exc.reason, "field": exc.field})
+        case InputError():
+            return input_error_response(exc)
         case Unauthorized():
             return json_response(
                 401,
-                {"error": exc.reason, "field": "Authorization"},
+                error_body(exc.reason, "Authorization"),
                 {"WWW-Authenticate": 'Bearer realm="gamemetrics"'},
             )
-        case UnsupportedMedia():
-            return json_response(415, {"error": exc.reason, "field": exc.field})
         case RateLimited():
             return json_response(
                 429,
@@ -50,9 +42,9 @@ def error_response(exc: GameMetricsError) -> Response:
         case BrokerUnavailable():
             return json_response(
                 503,
-                {"error": "the event broker could not take the events; nothing was accepted"},
+                error_body("the event broker could not take the events; nothing was accepted"),
                 {"Retry-After": "1"},
             )
         case DependencyDown():
-            return json_response(503, {"error": f"{exc.what} unavailable"}, {"Retry-After": "1"})
-    return json_response(500, {"error": "internal error"})
+            return json_response(503, error_body(f"{exc.what} unavailable"), {"Retry-After": "1"})
+    return json_response(500, error_body("internal error"))

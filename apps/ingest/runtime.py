@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from apps.core.settings.ingest import IngestSettings
 from apps.ingest.auth import KeyResolver, stop_task
 from apps.ingest.metrics import IngestMetrics
 from apps.ingest.ratelimit import RateLimiter
-from apps.ingest.settings import IngestSettings
 from apps.kafka.config import producer_config
 from apps.kafka.producer import AsyncProducer
 

@@ -7,7 +7,7 @@ Each takes the deployment's TLS settings (`apps/kafka/tls.py`; None locally).
 
 from typing import Any
 
-from apps.kafka.tls import KafkaTls
+from apps.core.settings.kafka_tls import KafkaTls
 
 
 def _security(tls: KafkaTls | None) -> dict[str, str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import psycopg
 
+from apps.core.settings.common import POSTGRES_DSN
+from apps.core.settings.contract import spec_of
 from apps.local import process
 from apps.local.platform import read_endpoints
 from apps.local.servers import EmbeddedPostgres
@@ -27,7 +29,7 @@ def database_url(
 ) -> Iterator[str]:
     """The DSN to use, migrated: `--postgres-url`, else GAMEMETRICS_POSTGRES_DSN, else the
     local data dir's PostgreSQL (the running `gamemetrics dev`'s, or started just for this)."""
-    dsn = explicit or env.get("GAMEMETRICS_POSTGRES_DSN")
+    dsn = explicit or env.get(spec_of(POSTGRES_DSN).key)
     if dsn:
         migrate(dsn)
         yield dsn

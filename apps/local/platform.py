@@ -21,6 +21,9 @@ import psycopg
 from confluent_kafka import KafkaException
 
 from apps.core import services
+from apps.core.settings import for_service
+from apps.core.settings.common import LOOPBACK
+from apps.core.settings.contract import Wire
 from apps.kafka.admin import ensure_topics
 from apps.local import process
 from apps.local.process import StartFailed
@@ -181,23 +184,20 @@ def _start_everything(
         "kafka_bootstrap": kafka,
         "redis_url": redis_url,
     }
-    env = {
-        **os.environ,
-        "GAMEMETRICS_STACK": "local",
-        "GAMEMETRICS_POSTGRES_DSN": postgres_url,
-        "GAMEMETRICS_KAFKA_BOOTSTRAP": kafka,
-        "GAMEMETRICS_REDIS_URL": redis_url,
+    supplied = {
+        Wire.STACK: "local",
+        Wire.HOST: LOOPBACK,
+        Wire.POSTGRES_DSN: postgres_url,
+        Wire.KAFKA_BOOTSTRAP: kafka,
+        Wire.REDIS_URL: redis_url,
     }
     for service in services.ALL:
         if stop.requested():
             return None
         preferred = options.ingest_port if service is services.INGEST else None
         port = process.free_port(preferred or service.port)
-        prefix = f"GAMEMETRICS_{service.name.upper()}"
-        unit = ServiceUnit(
-            service, port, {**env, f"{prefix}_PORT": str(port), f"{prefix}_HOST": "127.0.0.1"},
-            logs / f"{service.name}.log",
-        )  # fmt: skip
+        env = {**os.environ, **for_service(service).wire(supplied | {Wire.PORT: str(port)})}
+        unit = ServiceUnit(service, port, env, logs / f"{service.name}.log")
         say(f"starting {service.name} on port {port}...")
         supervisor.start(unit)
         units.append(unit)

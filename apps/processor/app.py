@@ -1,8 +1,10 @@
-"""The processor as a service: the chain on a worker thread, health and metrics over HTTP.
+"""The processor as a service: the chain on a worker thread, the shared edge over HTTP.
 
 `/drain` answers whether every assigned partition is read to its end and
 committed; `gamemetrics dev` polls it on Ctrl-C so the in-memory broker is
-stopped only once nothing acknowledged is left in it.
+stopped only once nothing acknowledged is left in it. `/healthz` fails when
+the chain has not come round its loop for a minute (a stuck consumer is
+restarted); `/readyz` checks PostgreSQL.
 """
 
 import contextlib
@@ -13,17 +15,18 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-import psycopg
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from apps.ingest.responses import json_response
+from apps.core.services import PROCESSOR
+from apps.core.settings.processor import ProcessorSettings
+from apps.edge.app import service_app
+from apps.edge.probes import Probes, dsn_check
+from apps.edge.responses import json_response
 from apps.processor.consumer import Processor
 from apps.processor.metrics import ProcessorMetrics
-from apps.processor.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
 _STUCK_AFTER_S = 60.0
@@ -41,45 +44,25 @@ def create_app(settings: ProcessorSettings) -> Starlette:
             log.exception("the processor failed; stopping the service so it is restarted")
             os.kill(os.getpid(), signal.SIGTERM)
 
+    def liveness() -> str | None:
+        return "stuck" if time.monotonic() - processor.heartbeat > _STUCK_AFTER_S else None
+
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def running(_: Starlette) -> AsyncIterator[Probes]:
         thread = threading.Thread(target=work, name="processor", daemon=True)
         thread.start()
         try:
-            yield
+            yield Probes(
+                registry=metrics.registry,
+                readiness={"postgres": dsn_check(settings.postgres_dsn)},
+                liveness=liveness,
+            )
         finally:
             stop.set()
             thread.join(15)
 
-    async def healthz(_: Request) -> Response:
-        stuck = time.monotonic() - processor.heartbeat > _STUCK_AFTER_S
-        return json_response(503 if stuck else 200, {"status": "stuck" if stuck else "alive"})
-
-    async def readyz(_: Request) -> Response:
-        try:
-            async with await psycopg.AsyncConnection.connect(
-                settings.postgres_dsn, connect_timeout=1
-            ) as conn:
-                await conn.execute("SELECT 1")
-            database = "ok"
-        except psycopg.Error as e:
-            database = f"unreachable ({type(e).__name__})"
-        ok = database == "ok"
-        body = {"status": "ready" if ok else "unavailable", "checks": {"postgres": database}}
-        return json_response(200 if ok else 503, body)
-
     async def drain(_: Request) -> Response:
         return json_response(200, {"caught_up": processor.caught_up, "lag": processor.lag})
 
-    async def metrics_endpoint(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/drain", drain),
-            Route("/metrics", metrics_endpoint),
-        ],
-        lifespan=lifespan,
-    )
+    assert PROCESSOR.drain_path is not None
+    return service_app(PROCESSOR, [Route(PROCESSOR.drain_path, drain)], running)

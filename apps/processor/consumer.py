@@ -32,13 +32,13 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from psycopg.rows import TupleRow
 
+from apps.core.settings.processor import ProcessorSettings
 from apps.kafka.config import consumer_config, producer_config
 from apps.processor.dlq import DeadLetter, DeadLetters
 from apps.processor.gaps import Gap, OffsetGaps
 from apps.processor.metrics import ProcessorMetrics
 from apps.processor.partitions import Partitions
 from apps.processor.records import Poison, Row, to_row
-from apps.processor.settings import ProcessorSettings
 from apps.processor.store import BatchWriter, Written
 
 log = logging.getLogger(__name__)

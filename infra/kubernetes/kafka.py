@@ -77,11 +77,6 @@ def topic_spec(
     }
 
 
-def consumer_group(service: services.Service) -> str:
-    """The group a consuming service joins (passed to it as GAMEMETRICS_<NAME>_GROUP)."""
-    return f"gamemetrics-{service.name}"
-
-
 def needs_user(service: services.Service) -> bool:
     return "kafka" in service.needs or bool(service.produces or service.consumes)
 
@@ -96,7 +91,7 @@ def acls(service: services.Service) -> list[dict[str, Any]]:
                 "type": "allow",
                 "resource": {
                     "type": "group",
-                    "name": consumer_group(service),
+                    "name": service.consumer_group,
                     "patternType": "literal",
                 },
                 "operations": ["Read"],

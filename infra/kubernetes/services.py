@@ -117,7 +117,7 @@ class ServiceDeployment(pulumi.ComponentResource):
         )
 
         config = workload.config_data(svc, p.stack, p.backends, p.kafka)
-        secrets = workload.secret_data(svc, p.backends)
+        secrets = workload.secret_data(svc, p.stack, p.backends, p.kafka)
         self.config_map = corev1.ConfigMap(
             f"{name}-config", metadata=metadata(f"{svc.name}-config"), data=config, opts=k8s_opts
         )

@@ -12,7 +12,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from apps.core import services, topics
-from apps.kafka.tls import KafkaTls
+from apps.core.errors import ConfigError
+from apps.core.settings import for_service
+from apps.core.settings.contract import Wire
+from apps.core.settings.kafka_tls import KafkaTls
 from infra.kubernetes import kafka
 from infra.kubernetes.backends import Backends
 from infra.kubernetes.meta import APP_UID, HTTP_PORT_NAME, labels
@@ -32,8 +35,37 @@ CHECKSUM_ANNOTATION: Final = "gamemetrics.io/config-checksum"
 CPU_LIMIT_FACTOR: Final = 2
 
 
-def env_prefix(service: services.Service) -> str:
-    return f"GAMEMETRICS_{service.name.upper().replace('-', '_')}"
+def supplied(
+    service: services.Service,
+    stack: topics.Stack,
+    backends: Backends,
+    kafka_access: kafka.KafkaAccess | None,
+) -> dict[Wire, pulumi.Input[str]]:
+    """What the cluster supplies to a service; its contract picks the ones it reads."""
+    values: dict[Wire, pulumi.Input[str]] = {
+        Wire.STACK: stack,
+        Wire.HOST: "0.0.0.0",  # noqa: S104 - a container listens on all its addresses
+        Wire.PORT: str(service.port),
+        Wire.CONSUMER_GROUP: service.consumer_group,
+    }
+    if kafka_access is not None:
+        values[Wire.KAFKA_BOOTSTRAP] = kafka_access.bootstrap
+    if backends.postgres is not None:
+        values[Wire.POSTGRES_DSN] = backends.postgres.dsn()
+    if backends.redis is not None:
+        values[Wire.REDIS_URL] = backends.redis.url()
+    if backends.storage is not None and "archive" in backends.storage.app_buckets:
+        values[Wire.ARCHIVE_BUCKET] = backends.storage.buckets["archive"]
+    return values
+
+
+def _wired(
+    service: services.Service, values: Mapping[Wire, pulumi.Input[str]], *, secret: bool
+) -> dict[str, pulumi.Input[str]]:
+    try:
+        return for_service(service).wire(values, secret=secret)
+    except ConfigError as e:
+        raise ValueError(f"service {service.name!r}: {e}") from None
 
 
 def config_data(
@@ -42,40 +74,21 @@ def config_data(
     backends: Backends,
     kafka_access: kafka.KafkaAccess | None,
 ) -> dict[str, pulumi.Input[str]]:
-    """Plain settings (ConfigMap): what the service's `from_env` reads, nothing secret."""
-    prefix = env_prefix(service)
-    data: dict[str, pulumi.Input[str]] = {
-        "GAMEMETRICS_STACK": stack,
-        f"{prefix}_HOST": "0.0.0.0",  # noqa: S104 - a container listens on all its addresses
-        f"{prefix}_PORT": str(service.port),
-    }
+    """Plain settings (ConfigMap): the contract's variables that are not secret."""
+    data = _wired(service, supplied(service, stack, backends, kafka_access), secret=False)
     if kafka.needs_user(service):
-        if kafka_access is None:
-            raise ValueError(f"service {service.name!r} needs kafka; no KafkaAccess given")
-        data["GAMEMETRICS_KAFKA_BOOTSTRAP"] = kafka_access.bootstrap
         data |= KAFKA_TLS.env()
-    if service.consumes:
-        data[f"{prefix}_GROUP"] = kafka.consumer_group(service)
-    if "s3" in service.needs:
-        if backends.storage is None:
-            raise ValueError(f"service {service.name!r} needs s3; no ObjectStorage given")
-        for role in backends.storage.app_buckets:
-            data[f"GAMEMETRICS_S3_{role.upper()}_BUCKET"] = backends.storage.buckets[role]
     return data
 
 
-def secret_data(service: services.Service, backends: Backends) -> dict[str, pulumi.Input[str]]:
-    """Connection URLs with credentials (Secret): only those of the declared needs."""
-    data: dict[str, pulumi.Input[str]] = {}
-    if "postgres" in service.needs:
-        if backends.postgres is None:
-            raise ValueError(f"service {service.name!r} needs postgres; no PostgresEndpoint given")
-        data["GAMEMETRICS_POSTGRES_DSN"] = backends.postgres.dsn()
-    if "redis" in service.needs:
-        if backends.redis is None:
-            raise ValueError(f"service {service.name!r} needs redis; no RedisEndpoint given")
-        data["GAMEMETRICS_REDIS_URL"] = backends.redis.url()
-    return data
+def secret_data(
+    service: services.Service,
+    stack: topics.Stack,
+    backends: Backends,
+    kafka_access: kafka.KafkaAccess | None,
+) -> dict[str, pulumi.Input[str]]:
+    """Connection URLs with credentials (Secret): the contract's secret variables."""
+    return _wired(service, supplied(service, stack, backends, kafka_access), secret=True)
 
 
 def checksum(*parts: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:

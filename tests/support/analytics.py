@@ -11,7 +11,7 @@ import httpx
 import psycopg
 
 from apps.analytics.app import create_app
-from apps.analytics.settings import AnalyticsSettings
+from apps.core.settings.analytics import AnalyticsSettings
 from apps.local.process import free_port
 from apps.store import tokens
 from tests.support.servers import Endpoints, UvicornThread

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from apps.core.settings.processor import ProcessorSettings
 from apps.local.process import free_port
 from apps.processor.consumer import Processor
 from apps.processor.metrics import ProcessorMetrics
-from apps.processor.settings import ProcessorSettings
 
 
 def processor_settings(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import uvicorn
 
+from apps.core.settings.ingest import IngestSettings
 from apps.ingest.app import create_app
-from apps.ingest.settings import IngestSettings
 from apps.local.process import free_port
 
 

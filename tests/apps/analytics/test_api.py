@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from apps.analytics.settings import QueryLimits
+from apps.core.settings.analytics import QueryLimits
 from apps.local.process import free_port
 from apps.store import tokens
 from tests.conftest import GameKey, new_game

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from apps.analytics.settings import usd_rates
+from apps.core.settings.analytics import usd_rates
 from tests.conftest import GameKey
 from tests.support.analytics import analyst_token, analytics_settings, graphql, running_analytics
 from tests.support.factory import batch, event, iso, now

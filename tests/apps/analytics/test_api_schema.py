@@ -14,9 +14,9 @@ from graphql import (
 from graphql.utilities import ast_from_value
 
 from apps.analytics.schema import build_schema as build_api_schema
-from apps.analytics.settings import AnalyticsSettings, QueryLimits
 from apps.core.currency import USD_PER_UNIT
 from apps.core.errors import ConfigError
+from apps.core.settings.analytics import AnalyticsSettings, QueryLimits
 
 CONTRACT = """
 scalar Date

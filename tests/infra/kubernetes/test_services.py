@@ -1,15 +1,18 @@
 """ServiceDeployment: every declared service, derived from its declaration alone."""
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
 
 from apps.core import services, topics
-from apps.ingest.settings import IngestSettings
-from apps.processor.settings import ProcessorSettings
+from apps.core.settings import common
+from apps.core.settings.contract import SECTION, ServiceSettings, Wire, env
+from apps.core.settings.ingest import IngestSettings
+from apps.core.settings.kafka_tls import KafkaTls
+from apps.core.settings.processor import ProcessorSettings
 from infra.kubernetes import kafka
 from infra.kubernetes.meta import APP_UID
 from infra.kubernetes.services import ServiceDeployment, ServiceDeploymentArgs, ServicePlatform
@@ -272,22 +275,41 @@ def test_irsa_role_trusts_only_the_service_account_and_grants_only_its_needs() -
     assert sa["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/gm-ingest-irsa"
 
 
-def test_a_service_added_to_the_declaration_needs_no_infra_change() -> None:
-    archiver = services.Service(
-        name="archiver",
-        command=("gamemetrics", "serve", "archiver"),
-        port=8090,
-        public=False,
-        needs=frozenset({"kafka", "s3"}),
-        consumes=(topics.EVENTS,),
-        liveness_path="/live",
-        readiness_path="/ready",
-        scaling={
-            "dev": services.Scaling(1, 3),
-            "staging": services.Scaling(1, 3),
-            "prod": services.Scaling(2, 8),
-        },
+ARCHIVER = services.Service(
+    name="archiver",
+    app="apps.archiver.app:create_app",
+    port=8090,
+    public=False,
+    needs=frozenset({"kafka", "s3"}),
+    consumes=(topics.EVENTS,),
+    liveness_path="/live",
+    readiness_path="/ready",
+    scaling={
+        "dev": services.Scaling(1, 3),
+        "staging": services.Scaling(1, 3),
+        "prod": services.Scaling(2, 8),
+    },
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiverSettings(ServiceSettings):
+    """A new service's contract: what the checklist in docs/ARCHITECTURE.md asks for."""
+
+    SERVICE = ARCHIVER
+    kafka_bootstrap: str = field(metadata=common.KAFKA_BOOTSTRAP)
+    host: str = common.host(ARCHIVER)
+    port: int = common.port(ARCHIVER)
+    group_id: str = field(
+        default=ARCHIVER.consumer_group,
+        metadata=env("ARCHIVER_GROUP", wire=Wire.CONSUMER_GROUP),
     )
+    bucket: str = field(metadata=env("S3_ARCHIVE_BUCKET", wire=Wire.ARCHIVE_BUCKET))
+    kafka_tls: KafkaTls | None = field(default=None, metadata=SECTION)
+
+
+def test_a_service_added_to_the_declaration_needs_no_infra_change() -> None:
+    archiver = ARCHIVER
     program = _deploy(archiver, "prod")
     container = _container(program, "archiver")
     assert container["command"] == ["gamemetrics", "serve", "archiver"]
@@ -308,6 +330,9 @@ def test_a_service_added_to_the_declaration_needs_no_infra_change() -> None:
     config = program.one("ConfigMap", "archiver-config").inputs["data"]
     assert config["GAMEMETRICS_S3_ARCHIVE_BUCKET"] == "gm-archive"
     assert config["GAMEMETRICS_ARCHIVER_GROUP"] == "gamemetrics-archiver"
+    settings = ArchiverSettings.from_env(config)
+    assert settings.bucket == "gm-archive"
+    assert settings.kafka_tls is not None
     assert program.kind("Secret") == []  # it needs no credentials
     assert program.kind("Ingress") == []
     validate_objects(program.objects())

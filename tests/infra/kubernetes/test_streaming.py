@@ -117,7 +117,7 @@ def test_kafka_users_have_exactly_the_acls_of_what_they_produce_and_consume(
     expected = {("topic", t.name, op) for t in service.produces for op in ("Write", "Describe")}
     expected |= {("topic", t.name, op) for t in service.consumes for op in ("Read", "Describe")}
     if service.consumes:
-        expected.add(("group", kafka.consumer_group(service), "Read"))
+        expected.add(("group", service.consumer_group, "Read"))
     assert _acl(spec) == expected
 
 
@@ -150,7 +150,7 @@ def test_topics_and_users_come_only_from_the_declarations_given() -> None:
         purpose="synthetic",
     )
     only = services.Service(
-        name="reader", command=("x",), port=9000, public=False, needs=frozenset({"kafka"}),
+        name="reader", app="x:y", port=9000, public=False, needs=frozenset({"kafka"}),
         consumes=(extra,), scaling={"staging": services.Scaling(1, 1)},
     )  # fmt: skip
     program = harness.run(

@@ -10,12 +10,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from apps.core.config import EnvReader
 from apps.core.errors import ConfigError
-from apps.ingest.settings import IngestSettings
+from apps.core.settings.ingest import IngestSettings
+from apps.core.settings.kafka_tls import KafkaTls
+from apps.core.settings.processor import ProcessorSettings
 from apps.kafka.config import consumer_config, producer_config
-from apps.kafka.tls import KafkaTls
-from apps.processor.settings import ProcessorSettings
 
 Key = ec.EllipticCurvePrivateKey
 
@@ -33,7 +32,7 @@ SSL = {
 
 
 def _read(env: dict[str, str]) -> KafkaTls | None:
-    return KafkaTls.from_env(EnvReader(env))
+    return KafkaTls.from_env(env)
 
 
 def test_plaintext_when_nothing_is_set() -> None:

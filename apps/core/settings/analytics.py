@@ -1,0 +1,146 @@
+"""The analytics API's settings: its environment variables, declared once."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+
+from apps.core import services
+from apps.core.currency import USD_PER_UNIT
+from apps.core.errors import ConfigError
+from apps.core.settings import common
+from apps.core.settings.contract import SECTION, ServiceSettings, Settings, env
+from apps.core.topics import Stack
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryLimits(Settings):
+    """Bounds on one GraphQL document, checked before anything runs (apps/analytics/limits.py)."""
+
+    max_depth: int = field(
+        default=4,
+        metadata=env(
+            "ANALYTICS_MAX_DEPTH",
+            "nesting of selections; the deepest useful query (game/retention/retained) has 3",
+            minimum=3, maximum=50,
+        ),
+    )  # fmt: skip
+    max_aliases: int = field(
+        default=20, metadata=env("ANALYTICS_MAX_ALIASES", "aliases per document", maximum=1000)
+    )
+    max_tokens: int = field(
+        default=2000,
+        metadata=env(
+            "ANALYTICS_MAX_TOKENS",
+            "lexical tokens of the document: bounds parsing work whatever else it holds",
+            minimum=100,
+        ),
+    )
+    max_complexity: int = field(
+        default=20,
+        metadata=env(
+            "ANALYTICS_MAX_COMPLEXITY",
+            "sum of the weights of the metric fields selected (limits.FIELD_WEIGHTS)",
+            minimum=1,
+        ),
+    )
+    max_body_bytes: int = field(
+        default=64 * 1024,
+        metadata=env(
+            "ANALYTICS_MAX_BODY_BYTES", "largest request body",
+            minimum=1024, maximum=16 * 1024 * 1024,
+        ),
+    )  # fmt: skip
+
+
+def usd_rates(key: str, raw: str) -> tuple[tuple[str, float], ...]:
+    """The shipped rate table with `CODE=RATE,...` overrides (USD per unit) merged over it.
+
+    Codes are three upper-case letters; a rate is a positive finite number. A code
+    the table lacks may be added (ingestion accepts only listed ones, so it matters
+    only once the table ships it too).
+    """
+    rates = dict(USD_PER_UNIT)
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        code, sep, value = item.partition("=")
+        code = code.strip()
+        if not sep or len(code) != 3 or not code.isascii() or not code.isupper():
+            raise ConfigError(f"{key}: {item!r} is not CODE=RATE with a 3-letter ISO 4217 code")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"{key}: the rate of {code} ({value.strip()!r}) is not a number"
+            ) from None
+        if not math.isfinite(rate) or rate <= 0:
+            raise ConfigError(f"{key}: the rate of {code} must be a positive number, not {rate}")
+        rates[code] = rate
+    return tuple(sorted(rates.items()))
+
+
+def _render_rates(rates: tuple[tuple[str, float], ...]) -> str:
+    """Only what differs from the shipped table (`usd_rates` merges over it)."""
+    return ",".join(f"{code}={rate!r}" for code, rate in rates if USD_PER_UNIT.get(code) != rate)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalyticsSettings(ServiceSettings):
+    SERVICE = services.ANALYTICS
+
+    postgres_dsn: str = field(metadata=common.POSTGRES_DSN)
+    redis_url: str = field(metadata=common.REDIS_URL)
+    host: str = common.host(services.ANALYTICS)
+    port: int = common.port(services.ANALYTICS)
+    workers: int = common.workers(services.ANALYTICS)
+    stack: Stack = field(default="local", metadata=common.STACK)
+    pool_size: int = field(
+        default=10,
+        metadata=env(
+            "ANALYTICS_POOL_SIZE",
+            "connections per worker process: the most metric queries it runs at once",
+            minimum=1, maximum=200,
+        ),
+    )  # fmt: skip
+    statement_timeout: timedelta = field(
+        default=timedelta(seconds=10),
+        metadata=env(
+            "ANALYTICS_STATEMENT_TIMEOUT_SECONDS",
+            "applies to every SQL statement of the service; beyond it a query is refused",
+            minimum=0.01,
+        ),
+    )
+    graphiql: bool = field(
+        default=True,
+        metadata=env(
+            "ANALYTICS_GRAPHIQL", "serve GraphiQL on GET /graphql (default: on for local only)",
+            default_from=lambda read: read.get("stack") == "local",
+        ),
+    )  # fmt: skip
+    cache: bool = field(
+        default=True, metadata=env("ANALYTICS_CACHE", "keep answers in Redis (cache.py)")
+    )
+    cache_ttl: timedelta = field(
+        default=timedelta(hours=1),
+        metadata=env(
+            "ANALYTICS_CACHE_TTL_SECONDS",
+            "how long an unused answer stays in Redis; freshness never depends on it",
+            minimum=1,
+        ),
+    )
+    usd_rates: tuple[tuple[str, float], ...] = field(
+        default=tuple(sorted(USD_PER_UNIT.items())),
+        metadata=env(
+            "USD_RATES",
+            "CODE=RATE,... (USD per unit) merged over the shipped table",
+            parse=usd_rates, render=_render_rates,
+        ),
+    )  # fmt: skip
+    """A tuple, so the settings pickle into worker processes."""
+    limits: QueryLimits = field(default_factory=QueryLimits, metadata=SECTION)
+
+    @property
+    def usd_per_unit(self) -> Mapping[str, float]:
+        return MappingProxyType(dict(self.usd_rates))
