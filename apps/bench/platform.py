@@ -112,8 +112,8 @@ def platform(
     processor_env: dict[str, str] | None = None,
     postgres_settings: dict[str, str] | None = None,
 ) -> Iterator[Platform]:
-    """The own platform, with the processor service when `processor` (`processor_env`:
-    extra processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options)."""
+    """The own platform, with the processor service when `processor` (`processor_env`: extra
+    processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options)."""
     import psycopg
 
     from apps.store.games import create_game

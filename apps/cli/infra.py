@@ -6,6 +6,7 @@ pulumi is imported only when the command runs, so the apps never load it.
 """
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -39,15 +40,18 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.set_defaults(handler=plan)
 
 
+def infra_extra_installed(*modules: str) -> bool:
+    """Whether the Pulumi libraries (and `modules`) can be imported, without importing them."""
+    return all(importlib.util.find_spec(m) is not None for m in ("pulumi", *modules))
+
+
 def _fail(message: str) -> int:
     print(f"gamemetrics infra: {message}", file=sys.stderr)
     return 2
 
 
 def plan(args: argparse.Namespace) -> int:
-    try:
-        import pulumi  # noqa: F401 - only to tell a missing extra from other import errors
-    except ImportError:
+    if not infra_extra_installed():
         return _fail(INSTALL_HINT)
     from infra.errors import InfraError
     from infra.preview import plan_stack

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from apps.cli.infra import INSTALL_HINT
+from apps.cli.infra import INSTALL_HINT, infra_extra_installed
 
 if TYPE_CHECKING:
     from infra.preview import Plan
@@ -63,10 +63,7 @@ def _fail(message: str) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    try:
-        import pulumi  # noqa: F401 - only to tell a missing extra from other import errors
-        import pulumi_policy  # noqa: F401
-    except ImportError:
+    if not infra_extra_installed("pulumi_policy"):
         return _fail(INSTALL_HINT)
     from infra.errors import InfraError
     from infra.policy_check import check_stack

@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from apps.core import services, topics
-from apps.core.settings import common
+from apps.core.settings import common, for_service
 from apps.core.settings.contract import SECTION, ServiceSettings, Wire, env
-from apps.core.settings.ingest import IngestSettings
 from apps.core.settings.kafka_tls import KafkaTls
-from apps.core.settings.processor import ProcessorSettings
 from infra.kubernetes import kafka
 from infra.kubernetes.meta import APP_UID
 from infra.kubernetes.services import ServiceDeployment, ServiceDeploymentArgs, ServicePlatform
@@ -220,24 +218,29 @@ def test_settings_come_from_a_configmap_and_credentials_from_a_secret() -> None:
 
 
 def test_the_services_read_the_settings_their_pods_get() -> None:
-    """ConfigMap and Secret together are an environment the service's own settings
-    accept, and the Kafka TLS files they name are inside the pod's mounts."""
+    """ConfigMap and Secret together are an environment the service's own contract
+    declares entirely and accepts, and the Kafka TLS files they name are inside the
+    pod's mounts."""
     program = harness.platform("prod")
     secrets = {o["metadata"]["name"]: o for o in program.objects() if o["kind"] == "Secret"}
-    for name, settings_of in (
-        ("ingest", IngestSettings.from_env),
-        ("processor", ProcessorSettings.from_env),
-    ):
-        env = {
-            **program.one("ConfigMap", f"{name}-config", APPS).inputs["data"],
-            **secrets[f"{name}-env"]["stringData"],
-        }
-        settings = settings_of(env)
-        assert settings.kafka_bootstrap == "gamemetrics-kafka-bootstrap.kafka.svc:9093"
-        tls = settings.kafka_tls
+    for service in services.ALL:
+        contract = for_service(service)
+        plain = program.one("ConfigMap", f"{service.name}-config", APPS).inputs["data"]
+        secret = secrets.get(f"{service.name}-env", {}).get("stringData", {})
+        env = {**plain, **secret}
+        assert set(env) <= contract.keys(), set(env) - contract.keys()
+        secret_keys = {v.key for v in contract.variables() if v.secret}
+        assert set(secret) == secret_keys, service.name
+        assert not secret_keys & set(plain), service.name
+        settings = contract.from_env(env)
+        assert (settings.host, settings.port) == ("0.0.0.0", service.port)  # noqa: S104
+        if "kafka" not in service.needs:
+            continue
+        assert env[contract.key("kafka_bootstrap")] == "gamemetrics-kafka-bootstrap.kafka.svc:9093"
+        tls = KafkaTls.from_env(env)
         assert tls is not None
         assert tls.certificate_location is not None
-        mounts = {m["mountPath"] for m in _container(program, name)["volumeMounts"]}
+        mounts = {m["mountPath"] for m in _container(program, service.name)["volumeMounts"]}
         for location in (tls.ca_location, tls.certificate_location, tls.key_location):
             assert str(PurePosixPath(str(location)).parent) in mounts, location
 
