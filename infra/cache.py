@@ -13,10 +13,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config import CacheConfig
 from infra.datastore import client_security_group, json_secret
 from infra.kms import encryption_key
 from infra.outputs import secret
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    node_type: str = "cache.m7g.large"
+    engine_version: str = "7.1"
+    replicas: int = 1
+    """Read replicas beside the primary (the replication group has 1 + replicas nodes)."""
+    multi_az: bool = True
+    snapshot_retention_days: int = 7
+
 
 PORT = 6379
 

@@ -11,7 +11,8 @@ from the cluster's kubeconfig: every Kubernetes resource of the program uses it.
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -19,9 +20,36 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from infra import irsa
-from infra.config import NodeGroupConfig
 from infra.kms import encryption_key
 from infra.outputs import secret
+
+CapacityType = Literal["ON_DEMAND", "SPOT"]
+TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+POOL_LABEL: Final = "gamemetrics.io/pool"
+"""A node group labelled `gamemetrics.io/pool: <workload>` is reserved for that workload
+(`kafka`): the workload's pods require the label and tolerate the group's taints."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTaint:
+    key: str
+    value: str
+    effect: TaintEffect = "NoSchedule"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeGroupConfig:
+    name: str
+    instance_types: tuple[str, ...] = ("m7i.large",)
+    min_size: int = 2
+    desired_size: int = 3
+    max_size: int = 6
+    capacity_type: CapacityType = "ON_DEMAND"
+    disk_size_gib: int = 50
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[NodeTaint, ...] = ()
+    """Only pods that tolerate them run there (DaemonSets of the add-ons tolerate all)."""
+
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 _NODE_POLICIES = (

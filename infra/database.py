@@ -18,10 +18,29 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config import DatabaseConfig
 from infra.datastore import client_security_group, json_secret
 from infra.kms import encryption_key
 from infra.outputs import secret
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    instance_class: str = "db.m7g.large"
+    engine_version: str = "17"
+    allocated_storage_gib: int = 100
+    max_allocated_storage_gib: int = 500
+    multi_az: bool = True
+    deletion_protection: bool = True
+    backup_retention_days: int = 14
+    """Automated backups, and so point-in-time recovery, over this many days (1-35)."""
+    read_replicas: int = 0
+    performance_insights_retention_days: int = 7
+    final_snapshot: bool = True
+
+    @property
+    def major_version(self) -> str:
+        return self.engine_version.split(".")[0]
+
 
 PORT = 5432
 DATABASE_NAME = "gamemetrics"

@@ -12,12 +12,14 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import NatGateways
 from infra.kms import encryption_key
+
+NatGateways = Literal["single", "per-az"]
 
 _INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr")
 

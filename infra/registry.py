@@ -16,8 +16,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from infra.config import RegistryConfig
 from infra.outputs import secret
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryConfig:
+    untagged_image_days: int = 7
+    max_images: int = 200
+    force_delete: bool = False
+    platform: str = "linux/amd64"
+    pinned_image: str | None = None
+    """`<repository>@sha256:<digest>`: run this image and build none (rollback, promotion)."""
 
 
 @dataclass
@@ -27,7 +36,7 @@ class RegistryArgs:
     context_dir: str
     """The repository root (the image's build context)."""
     image_tag: str
-    """infra.image_source.image_tag(context_dir)."""
+    """stacks.image_source.image_tag(context_dir)."""
     tags: Mapping[str, str]
 
 

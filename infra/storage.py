@@ -14,8 +14,19 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StorageConfig
 from infra.kms import encryption_key
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    archive_infrequent_access_days: int = 30
+    archive_glacier_days: int = 90
+    backups_retention_days: int = 35
+    logs_retention_days: int = 90
+    noncurrent_version_days: int = 30
+    force_destroy: bool = False
+    """Let `pulumi destroy` delete non-empty buckets (dev only)."""
+
 
 _ABORT_UPLOADS_DAYS = 7
 

@@ -4,7 +4,8 @@
 - the apps never import pulumi (it is the `infra` extra, absent from the image);
 - no service imports another service, and the shared libraries import no service;
 - only the `bench` command imports the benchmarks (they stay out of the image);
-- infra imports nothing of `apps` but `apps.core`;
+- infra imports nothing of `apps` but `apps.core`, and nothing of `stacks` (the program
+  that wires the components, its configuration and its offline drivers);
 - the policy pack imports neither the apps nor the infrastructure.
 """
 
@@ -96,6 +97,10 @@ def violations(imports: Mapping[str, set[str]]) -> list[str]:
                 rule = "only `gamemetrics bench` imports the benchmarks"
             if top == "infra" and target_top == "apps" and target != "core":
                 rule = "infra imports only apps.core"
+            if top == "infra" and target_top == "stacks":
+                rule = "components import nothing of the program that wires them"
+            if top == "apps" and target_top in {"infra", "stacks"} and part != "cli":
+                rule = "only the CLI runs the program (offline)"
             if top == "policies" and target_top in {"apps", "infra", "stacks"}:
                 rule = "the policy pack imports neither apps nor infra"
             if rule is not None:
@@ -123,6 +128,8 @@ def test_each_rule_catches_its_breach() -> None:
         "apps.edge.app": {"apps.analytics.schema", "apps.cli.main"},
         "apps.local.platform": {"apps.bench.platform"},
         "infra.kubernetes.workload": {"apps.kafka.config"},
+        "infra.database": {"stacks.config"},
+        "apps.local.platform.x": {"stacks.offline.preview"},
         "policies.stack": {"infra.config"},
     }
     assert {(v.split(" -> ")[0], v.split(": ")[1]) for v in violations(breaches)} == {
@@ -134,6 +141,8 @@ def test_each_rule_catches_its_breach() -> None:
         ("apps.local.platform", "only `gamemetrics bench` imports the benchmarks"),
         ("apps.processor.store", "no service imports another service"),
         ("infra.kubernetes.workload", "infra imports only apps.core"),
+        ("infra.database", "components import nothing of the program that wires them"),
+        ("apps.local.platform.x", "only the CLI runs the program (offline)"),
         ("policies.stack", "the policy pack imports neither apps nor infra"),
     }
     allowed = {

@@ -53,12 +53,12 @@ def _fail(message: str) -> int:
 def plan(args: argparse.Namespace) -> int:
     if not infra_extra_installed():
         return _fail(INSTALL_HINT)
-    from infra.errors import InfraError
-    from infra.preview import plan_stack
+    from stacks.errors import StackError
+    from stacks.offline.preview import plan_stack
 
     try:
         result = plan_stack(args.stack, args.config)
-    except InfraError as e:
+    except StackError as e:
         return _fail(str(e))
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from apps.cli.infra import INSTALL_HINT, infra_extra_installed
 
 if TYPE_CHECKING:
-    from infra.preview import Plan
     from policies.offline import Report
+    from stacks.offline.preview import Plan
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -65,14 +65,14 @@ def _fail(message: str) -> int:
 def check(args: argparse.Namespace) -> int:
     if not infra_extra_installed("pulumi_policy"):
         return _fail(INSTALL_HINT)
-    from infra.errors import InfraError
-    from infra.policy_check import check_stack
-    from infra.preview import stack_file
     from policies.offline import PolicyConfigError
+    from stacks.errors import StackError
+    from stacks.offline.policy_check import check_stack
+    from stacks.offline.preview import stack_file
 
     try:
         plan, report = check_stack(args.stack, args.config, args.policy_config)
-    except (InfraError, PolicyConfigError) as e:
+    except (StackError, PolicyConfigError) as e:
         return _fail(str(e))
     if args.format == "json":
         sys.stdout.write(json.dumps({"stack": plan.stack, **report.to_json()}, indent=2) + "\n")

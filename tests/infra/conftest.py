@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.preview import Plan, plan_stack
+from stacks.offline.preview import Plan, plan_stack
 
 STACKS = ("dev", "staging", "prod")
 

@@ -2,7 +2,7 @@
 
 import json
 
-from infra.preview import Plan, Secret
+from stacks.offline.preview import Plan, Secret
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 

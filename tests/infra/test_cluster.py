@@ -5,7 +5,7 @@ import json
 import pytest
 
 from infra.cluster import CONTROL_PLANE_LOGS
-from infra.preview import Plan, Secret
+from stacks.offline.preview import Plan, Secret
 
 CLUSTER = "eks:index:Cluster"
 NODE_GROUP = "eks:index:ManagedNodeGroup"

@@ -2,11 +2,10 @@
 
 import json
 
-from infra.config import DatabaseConfig
-from infra.database import Database, DatabaseArgs
+from infra.database import Database, DatabaseArgs, DatabaseConfig
 from infra.network import plan_subnets
-from infra.preview import Plan, Secret, run_program
-from tests.infra.test_config import MINIMAL
+from stacks.offline.preview import Plan, Secret, run_program
+from tests.stacks.test_config import MINIMAL
 
 INSTANCE = "aws:rds/instance:Instance"
 

@@ -6,8 +6,8 @@ from typing import Any
 import pulumi
 
 from infra import irsa
-from infra.preview import Plan, run_program
-from tests.infra.test_config import MINIMAL
+from stacks.offline.preview import Plan, run_program
+from tests.stacks.test_config import MINIMAL
 
 
 def test_trust_policy_scopes_one_service_account() -> None:

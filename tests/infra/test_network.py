@@ -3,7 +3,7 @@
 import ipaddress
 
 from infra.network import plan_subnets
-from infra.preview import Plan
+from stacks.offline.preview import Plan
 
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"

@@ -6,12 +6,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra import config
-from infra.errors import ConfigError
-from infra.image_source import find_project_root, image_tag
-from infra.preview import Plan, Secret, run_program
 from infra.registry import Registry, RegistryArgs
-from tests.infra.test_config import MINIMAL, parse
+from stacks import load
+from stacks.errors import ConfigError
+from stacks.image_source import find_project_root, image_tag
+from stacks.offline.preview import Plan, Secret, run_program
+from tests.stacks.test_config import MINIMAL, parse
 
 ROOT = find_project_root(Path(__file__).parent)
 
@@ -69,7 +69,7 @@ def test_a_pinned_image_must_be_a_digest_reference() -> None:
 
 
 def _registry(values: dict[str, object]) -> Registry:
-    settings = config.parse(values)
+    settings = load.parse(values)
     return Registry(
         "registry",
         RegistryArgs(

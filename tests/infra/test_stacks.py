@@ -4,8 +4,8 @@ import importlib
 import inspect
 from functools import cache
 
-from infra.config import TAG_KEYS
-from infra.preview import Plan, Resource
+from stacks.config import TAG_KEYS
+from stacks.offline.preview import Plan, Resource
 
 COMMON = {
     "gamemetrics:infra:Network": 1,

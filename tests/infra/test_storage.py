@@ -2,7 +2,7 @@
 
 import json
 
-from infra.preview import Plan, Resource
+from stacks.offline.preview import Plan, Resource
 
 PURPOSES = ("archive", "backups", "logs")
 

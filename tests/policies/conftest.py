@@ -2,9 +2,9 @@
 
 import pytest
 
-from infra.policy_check import check_plan
-from infra.preview import Plan, plan_stack
 from policies.offline import OfflineAnalyzer, Report
+from stacks.offline.policy_check import check_plan
+from stacks.offline.preview import Plan, plan_stack
 
 STACKS = ("dev", "staging", "prod")
 

@@ -8,9 +8,9 @@ import keyword
 
 import pytest
 
-from infra.preview import Plan
 from policies.aws_tags import TAGGABLE
 from policies.offline import EngineResource, OfflineAnalyzer
+from stacks.offline.preview import Plan
 from tests.policies.harness import STACK_URN, TAGS, Case, check, res
 
 PLAIN_PROVIDER = "urn:pulumi:test::gamemetrics::pulumi:providers:aws::plain"

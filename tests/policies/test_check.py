@@ -15,12 +15,12 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 
 from apps.cli.main import main
 from apps.cli.policy import sarif, text
-from infra.image_source import find_project_root
 from infra.kubernetes import workload
-from infra.policy_check import engine_resources
-from infra.preview import Plan, Secret
 from policies import pack
 from policies.offline import SECRET_SIG, SIG_KEY, Report
+from stacks.image_source import find_project_root
+from stacks.offline.policy_check import engine_resources
+from stacks.offline.preview import Plan, Secret
 
 ROOT = find_project_root(Path(__file__).parent)
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text())

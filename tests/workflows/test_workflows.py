@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from apps.cli.main import build_parser
-from infra import config
-from infra.image_source import image_tag
+from stacks import load as stack_config
+from stacks.image_source import image_tag
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github"
@@ -328,11 +328,11 @@ def test_the_pinned_image_key_is_the_one_the_program_reads() -> None:
         key = re.search(r"pulumi config set --path '([^']+)' \"\$IMAGE\"", up["run"])
         assert key, up["run"]
         namespaced, _, field = key[1].partition(".")
-        values = config.read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+        values = stack_config.read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
         section = dict(cast(Mapping[str, object], values.get(namespaced) or {}))
         section[field] = image
         values[namespaced] = section
-        assert config.parse(values).registry.pinned_image == image
+        assert stack_config.parse(values).registry.pinned_image == image
 
 
 def test_the_stack_facts_come_from_the_projects_configuration() -> None:
@@ -351,7 +351,7 @@ def test_the_stack_facts_come_from_the_projects_configuration() -> None:
             timeout=60,
         )
         printed = dict(line.split("=", 1) for line in result.stdout.splitlines())
-        settings = config.from_file(ROOT / f"Pulumi.{stack}.yaml")
+        settings = stack_config.from_file(ROOT / f"Pulumi.{stack}.yaml")
         assert printed == {
             "region": settings.region,
             "repository": f"gamemetrics-{stack}/app",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from apps.cli.main import main
-from infra.image_source import find_project_root
-from infra.preview import plan_stack
+from stacks.image_source import find_project_root
+from stacks.offline.preview import plan_stack
 
 ROOT = find_project_root(Path(__file__).parent)
 

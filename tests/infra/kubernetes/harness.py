@@ -19,8 +19,8 @@ from infra.kubernetes.backends import (
 )
 from infra.kubernetes.ingress import IngressSettings
 from infra.kubernetes.platform import KubernetesPlatformArgs
-from infra.kubernetes.validate import kubernetes_objects
-from infra.preview import ensure_event_loop
+from stacks.offline.preview import ensure_event_loop
+from stacks.offline.validate import kubernetes_objects
 
 DUMMY_KUBECONFIG = """apiVersion: v1
 kind: Config

@@ -10,7 +10,7 @@ import pytest
 from apps.core import services
 from infra.kubernetes import load_balancer
 from infra.kubernetes.load_balancer import POLICY_FILE, load_policy
-from infra.preview import Plan
+from stacks.offline.preview import Plan
 from tests.infra.kubernetes import harness
 
 RELEASE = "gm-load-balancer-release"

@@ -15,7 +15,7 @@ from infra.kubernetes.observability import (
     load_alerts,
     load_dashboards,
 )
-from infra.preview import Plan
+from stacks.offline.preview import Plan
 from tests.infra.kubernetes import harness
 
 

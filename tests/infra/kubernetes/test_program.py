@@ -5,8 +5,8 @@ import json
 import pytest
 
 from infra.kubernetes import kafka
-from infra.kubernetes.validate import kubernetes_objects, validate_objects
-from infra.preview import COMPUTED, Plan
+from stacks.offline.preview import COMPUTED, Plan
+from stacks.offline.validate import kubernetes_objects, validate_objects
 
 STACKS = ("dev", "staging", "prod")
 

@@ -14,7 +14,7 @@ from apps.core.settings.kafka_tls import KafkaTls
 from infra.kubernetes import kafka
 from infra.kubernetes.meta import APP_UID
 from infra.kubernetes.services import ServiceDeployment, ServiceDeploymentArgs, ServicePlatform
-from infra.kubernetes.validate import validate_objects
+from stacks.offline.validate import validate_objects
 from tests.infra.kubernetes import harness
 
 APPS = "gamemetrics"

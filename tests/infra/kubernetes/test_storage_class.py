@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from infra.config import TAG_KEYS
 from infra.kubernetes.storage_class import DEFAULT_CLASS_ANNOTATION, GP3
-from infra.kubernetes.validate import validate_objects
-from infra.preview import Plan
+from stacks.config import TAG_KEYS
+from stacks.offline.preview import Plan
+from stacks.offline.validate import validate_objects
 from tests.infra.kubernetes import harness
 
 

@@ -8,8 +8,8 @@ from apps.core import services, topics
 from infra.kubernetes import kafka
 from infra.kubernetes.placement import NodePlacement
 from infra.kubernetes.streaming import Streaming, StreamingArgs
-from infra.kubernetes.validate import validate_objects
-from infra.preview import Plan
+from stacks.offline.preview import Plan
+from stacks.offline.validate import validate_objects
 from tests.infra.kubernetes import harness
 
 EXPECTED: dict[str, tuple[int, int, int]] = {

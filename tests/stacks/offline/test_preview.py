@@ -6,9 +6,9 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from infra.errors import ConfigError
-from infra.preview import REDACTED, Plan, Secret, key_inputs, run_program
-from tests.infra.test_config import MINIMAL
+from stacks.errors import ConfigError
+from stacks.offline.preview import REDACTED, Plan, Secret, key_inputs, run_program
+from tests.stacks.test_config import MINIMAL
 
 
 class Box(pulumi.ComponentResource):
@@ -82,7 +82,7 @@ def test_render_draws_the_tree(plan: Plan) -> None:
 
 
 def test_credential_inputs_are_redacted_even_when_not_marked_secret(plan: Plan) -> None:
-    from infra.preview import Resource
+    from stacks.offline.preview import Resource
 
     resource = Resource("urn:x", "t", "n", None, True, None, {"password": "plain", "size": 3})
     assert key_inputs(resource) == {"password": REDACTED, "size": "3"}

@@ -1,14 +1,17 @@
 """Every object the Kubernetes components declare validates against its schema, strictly."""
 
 import copy
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apps.core import topics
-from infra.kubernetes.validate import (
+from stacks.offline.validate import (
+    CUSTOM_GROUPS,
+    SCHEMAS_DIR,
     UNKNOWN,
-    WITHOUT_SCHEMA,
     InvalidObjects,
     kubernetes_objects,
     validate_objects,
@@ -21,13 +24,61 @@ from tests.infra.kubernetes import harness
 def test_every_object_of_every_stack_is_valid(stack: topics.Stack, mesh: bool) -> None:
     objects = harness.platform(stack, mesh=mesh).objects()
     report = validate_objects(objects)
-    assert len(report.validated) + len(report.skipped) == len(objects)
-    assert {k for k, _, _ in report.skipped} <= {kind for _, kind in WITHOUT_SCHEMA}
+    assert len(report.validated) == len(objects)
+    assert report.skipped == []
     kinds = {k for k, _, _ in report.validated}
     assert {"Deployment", "NetworkPolicy", "Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser",
             "ServiceMonitor", "PrometheusRule", "Namespace", "Ingress"} <= kinds  # fmt: skip
     crd_checked = {k for k, _, schema in report.validated if schema.endswith(".json")}
     assert {"Kafka", "KafkaTopic", "ServiceMonitor", "PrometheusRule"} <= crd_checked
+    if mesh:
+        assert "PeerAuthentication" in crd_checked
+
+
+def test_the_schemas_are_the_shared_ones_not_copies() -> None:
+    assert SCHEMAS_DIR.is_dir(), f"{SCHEMAS_DIR}: the custom-resource schemas are provided there"
+    shared = {p.name for p in SCHEMAS_DIR.rglob("*.json")}
+    assert "kafka-v1.json" in shared
+    root = Path(__file__).resolve().parents[3]
+    copies = [p for top in ("apps", "infra", "stacks") for p in (root / top).rglob("*.json")]
+    assert [p for p in copies if p.name in shared] == []
+
+
+def test_without_the_schemas_folder_custom_resources_are_skipped_with_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    objects = harness.platform("dev").objects()
+    with caplog.at_level(logging.WARNING):
+        report = validate_objects(objects, schemas_dir=tmp_path / "absent")
+    custom = [o for o in objects if o["apiVersion"].rpartition("/")[0] in CUSTOM_GROUPS]
+    assert {(k, n) for k, n, _ in report.skipped} >= {("KafkaTopic", "gm-events-v1")}
+    assert all(reason.startswith("no CRD schemas at") for _, _, reason in report.skipped)
+    assert len(report.validated) + len(report.skipped) == len(objects)
+    assert "Deployment" in {k for k, _, _ in report.validated}  # built-in kinds still checked
+    assert len(custom) == len(report.skipped) > 0
+    lines = [r for r in caplog.records if "not validated" in r.getMessage()]
+    assert len(lines) == 1
+
+
+def test_a_custom_resource_of_a_version_its_operator_does_not_serve_is_an_error() -> None:
+    topic = _object("KafkaTopic", "gm-events-v1")
+    topic["apiVersion"] = "kafka.strimzi.io/v1beta2"
+    with pytest.raises(InvalidObjects, match="not a served version"):
+        validate_objects([topic])
+
+
+def test_an_istio_resource_is_checked_against_its_schema() -> None:
+    mtls = {"mode": "STRICT"}
+    peer = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "istio-system"},
+        "spec": {"mtls": mtls},
+    }
+    validate_objects([peer])
+    mtls["mode"] = "ALWAYS"
+    with pytest.raises(InvalidObjects, match=r"PeerAuthentication/default: spec\.mtls\.mode"):
+        validate_objects([peer])
 
 
 def _object(kind: str, name: str) -> dict[str, Any]:

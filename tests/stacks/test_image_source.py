@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import InfraError
-from infra.image_source import (
+from stacks.errors import StackError
+from stacks.image_source import (
     IMAGE_INPUTS,
     content_hash,
     context_files,
@@ -112,7 +112,7 @@ def test_the_hash_is_a_function_of_the_file_list(tree: Path) -> None:
 
 def test_a_missing_input_is_an_error(tree: Path) -> None:
     (tree / "constraints.txt").unlink()
-    with pytest.raises(InfraError, match=r"constraints\.txt: part of the image's build context"):
+    with pytest.raises(StackError, match=r"constraints\.txt: part of the image's build context"):
         image_tag(tree)
 
 

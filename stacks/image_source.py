@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-from infra.errors import InfraError
+from stacks.errors import StackError
 
 IMAGE_INPUTS: Final[tuple[str, ...]] = (
     "Dockerfile",
@@ -34,7 +34,7 @@ def find_project_root(*starts: Path) -> Path:
             if (directory / "Pulumi.yaml").is_file():
                 return directory
     searched = ", ".join(str(s) for s in starts)
-    raise InfraError(f"no Pulumi.yaml above {searched}: run from the GameMetrics repository")
+    raise StackError(f"no Pulumi.yaml above {searched}: run from the GameMetrics repository")
 
 
 def context_files(root: Path) -> list[str]:
@@ -53,7 +53,7 @@ def context_files(root: Path) -> list[str]:
                 and not p.name.endswith(IGNORED_SUFFIXES)
             )
         else:
-            raise InfraError(f"{path}: part of the image's build context, but missing")
+            raise StackError(f"{path}: part of the image's build context, but missing")
     return sorted(found)
 
 

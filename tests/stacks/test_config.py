@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from infra import config
-from infra.errors import ConfigError
-from infra.image_source import find_project_root
+from infra.cluster import POOL_LABEL, NodeTaint
+from stacks import config, load
+from stacks.errors import ConfigError
+from stacks.image_source import find_project_root
 
 ROOT = find_project_root(Path(__file__).parent)
 MINIMAL: dict[str, object] = {
@@ -23,18 +24,18 @@ def parse(**overrides: object) -> config.StackConfig:
     values = dict(MINIMAL)
     for key, value in overrides.items():
         values[f"gamemetrics:{key}" if ":" not in key else key] = value
-    return config.parse(values)
+    return load.parse(values)
 
 
 def error(values: dict[str, object]) -> str:
     with pytest.raises(ConfigError) as raised:
-        config.parse(values)
+        load.parse(values)
     return str(raised.value)
 
 
 def test_each_stack_file_parses_into_its_environment() -> None:
     for stack in ("dev", "staging", "prod"):
-        settings = config.from_file(ROOT / f"Pulumi.{stack}.yaml")
+        settings = load.from_file(ROOT / f"Pulumi.{stack}.yaml")
         assert settings.environment == stack
         assert settings.name_prefix == f"gamemetrics-{stack}"
         assert settings.tags.for_service("database") == {
@@ -47,7 +48,7 @@ def test_each_stack_file_parses_into_its_environment() -> None:
 
 def test_stack_files_differ_where_the_issue_says() -> None:
     dev, staging, prod = (
-        config.from_file(ROOT / f"Pulumi.{s}.yaml") for s in ("dev", "staging", "prod")
+        load.from_file(ROOT / f"Pulumi.{s}.yaml") for s in ("dev", "staging", "prod")
     )
     assert (dev.network.nat_gateways, prod.network.nat_gateways) == ("single", "per-az")
     assert not dev.database.multi_az
@@ -227,22 +228,22 @@ def test_a_file_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.qa.yaml"
     path.write_text("config:\n  aws:region: eu-west-1\n")
     with pytest.raises(ConfigError, match=r"Pulumi\.qa\.yaml: gamemetrics:environment: required"):
-        config.from_file(path)
+        load.from_file(path)
     path.write_text("config: [1, 2]\n")
     with pytest.raises(ConfigError, match="expected a mapping with a `config:` mapping inside"):
-        config.from_file(path)
+        load.from_file(path)
     with pytest.raises(ConfigError, match="cannot read the stack configuration"):
-        config.from_file(tmp_path / "missing.yaml")
+        load.from_file(tmp_path / "missing.yaml")
 
 
 def test_a_node_group_may_be_reserved_for_a_workload_by_label_and_taint() -> None:
-    settings = config.from_file(ROOT / "Pulumi.prod.yaml")
+    settings = load.from_file(ROOT / "Pulumi.prod.yaml")
     (kafka,) = settings.cluster.pool("kafka")
     assert kafka.name == "kafka"
-    assert kafka.labels == {config.POOL_LABEL: "kafka"}
-    assert kafka.taints == (config.NodeTaint(config.POOL_LABEL, "kafka", "NoSchedule"),)
+    assert kafka.labels == {POOL_LABEL: "kafka"}
+    assert kafka.taints == (NodeTaint(POOL_LABEL, "kafka", "NoSchedule"),)
     for stack in ("dev", "staging"):
-        assert config.from_file(ROOT / f"Pulumi.{stack}.yaml").cluster.pool("kafka") == ()
+        assert load.from_file(ROOT / f"Pulumi.{stack}.yaml").cluster.pool("kafka") == ()
 
 
 def test_loki_keeps_logs_no_longer_than_the_logs_bucket_does() -> None:

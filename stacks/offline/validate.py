@@ -2,15 +2,19 @@
 
 Built-in kinds are checked with kubernetes-validate against the official schemas of
 the target Kubernetes version, strictly (unknown fields are errors). Custom resources
-are checked against the CRD schemas kept in `schemas/` (Strimzi 1.2.0,
-prometheus-operator v0.93.0), made strict the same way: a field the CRD does not
-declare is an error, as with `kubectl apply --validate=strict`.
+are checked against the CRD schemas provided in `../shared/schemas/` beside the
+repository (Strimzi, prometheus-operator, Chaos Mesh, Argo Rollouts, External
+Secrets, Velero, Istio; see its README), made strict the same way: a field the CRD
+does not declare is an error, as with `kubectl apply --validate=strict`. The
+schemas are data the project reads, never copies; where the folder is absent,
+custom resources are skipped, each with that reason, and one line says so.
 
 The objects are the inputs Pulumi registers (captured under `pulumi.runtime.set_mocks`
 or from `gamemetrics infra plan --json`): camelCase Kubernetes manifests.
 """
 
 import json
+import logging
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,20 +27,20 @@ import kubernetes_validate
 
 from infra.kubernetes.meta import KUBERNETES_VERSION
 
-SCHEMAS_DIR: Final = Path(__file__).parent / "schemas"
-CUSTOM_SCHEMAS: Final[dict[tuple[str, str], str]] = {
-    ("kafka.strimzi.io/v1", "Kafka"): "kafka-v1.json",
-    ("kafka.strimzi.io/v1", "KafkaNodePool"): "kafkanodepool-v1.json",
-    ("kafka.strimzi.io/v1", "KafkaTopic"): "kafkatopic-v1.json",
-    ("kafka.strimzi.io/v1", "KafkaUser"): "kafkauser-v1.json",
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-v1.json",
-    ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-v1.json",
-    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-v1.json",
+log = logging.getLogger(__name__)
+SCHEMAS_DIR: Final = Path(__file__).resolve().parents[2].parent / "shared" / "schemas"
+"""`../shared/schemas` beside the repository: one folder per operator, `<kind>-<version>.json`."""
+CUSTOM_GROUPS: Final[dict[str, str]] = {
+    "kafka.strimzi.io": "strimzi",
+    "monitoring.coreos.com": "prometheus-operator",
+    "chaos-mesh.org": "chaos-mesh",
+    "argoproj.io": "argo-rollouts",
+    "external-secrets.io": "external-secrets",
+    "velero.io": "velero",
+    "security.istio.io": "istio",
+    "networking.istio.io": "istio",
 }
-WITHOUT_SCHEMA: Final[dict[tuple[str, str], str]] = {
-    ("security.istio.io/v1", "PeerAuthentication"): "no Istio CRD schema is kept in the repo",
-}
-"""Custom kinds the program may declare that are not schema-checked, with the reason."""
+"""API groups of the custom resources, and the folder of `SCHEMAS_DIR` holding their schemas."""
 NOT_OBJECTS: Final = ("kubernetes:helm.sh/", "pulumi:providers:kubernetes")
 """Type tokens of Kubernetes-provider resources that are not Kubernetes objects."""
 UNKNOWN: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -62,7 +66,7 @@ class Report:
     validated: list[tuple[str, str, str]]
     """(kind, name, schema) for every object that passed."""
     skipped: list[tuple[str, str, str]]
-    """(kind, name, reason) for custom kinds listed in WITHOUT_SCHEMA."""
+    """(kind, name, reason) for custom resources not checked: the schemas folder is absent."""
 
 
 class InvalidObjects(Exception):
@@ -92,30 +96,38 @@ def kubernetes_objects(
 
 
 def validate_objects(
-    objects: Iterable[Mapping[str, Any]], kubernetes_version: str = KUBERNETES_VERSION
+    objects: Iterable[Mapping[str, Any]],
+    kubernetes_version: str = KUBERNETES_VERSION,
+    schemas_dir: Path = SCHEMAS_DIR,
 ) -> Report:
     """Validates every object; raises InvalidObjects listing all problems found."""
     problems: list[Problem] = []
     validated: list[tuple[str, str, str]] = []
     skipped: list[tuple[str, str, str]] = []
+    without_schemas = not schemas_dir.is_dir()
     for obj in objects:
         kind, api_version = str(obj.get("kind", "")), str(obj.get("apiVersion", ""))
         name = str(obj.get("metadata", {}).get("name", "<unnamed>"))
         found = _check_metadata(obj, kind, name)
-        key = (api_version, kind)
-        if key in WITHOUT_SCHEMA:
-            skipped.append((kind, name, WITHOUT_SCHEMA[key]))
-            problems += found
-            continue
-        if key in CUSTOM_SCHEMAS:
-            schema = CUSTOM_SCHEMAS[key]
-            found += _custom_problems(obj, schema, kind, name)
+        group, _, version = api_version.rpartition("/")
+        if group in CUSTOM_GROUPS:
+            schema = f"{CUSTOM_GROUPS[group]}/{kind.lower()}-{version}.json"
+            if without_schemas:
+                skipped.append((kind, name, f"no CRD schemas at {schemas_dir}"))
+                problems += found
+                continue
+            found += _custom_problems(obj, schemas_dir / schema, kind, name)
         else:
             schema = f"kubernetes {kubernetes_version}"
             found += _builtin_problems(obj, kubernetes_version, kind, name)
         problems += found
         if not found:
             validated.append((kind, name, schema))
+    if skipped:
+        log.warning(
+            "custom resources not validated: no CRD schemas at %s (%d skipped; built-in kinds "
+            "were validated)", schemas_dir, len(skipped),
+        )  # fmt: skip
     if problems:
         raise InvalidObjects(problems)
     return Report(validated=validated, skipped=skipped)
@@ -137,7 +149,9 @@ def _builtin_problems(obj: Mapping[str, Any], version: str, kind: str, name: str
     return []
 
 
-def _custom_problems(obj: Mapping[str, Any], schema: str, kind: str, name: str) -> list[Problem]:
+def _custom_problems(obj: Mapping[str, Any], schema: Path, kind: str, name: str) -> list[Problem]:
+    if not schema.is_file():
+        return [Problem(kind, name, "apiVersion", f"no CRD schema {schema}: not a served version")]
     validator = jsonschema.Draft202012Validator(_strict_schema(schema))
     return [
         Problem(kind, name, ".".join(map(str, e.absolute_path)), e.message)
@@ -145,11 +159,21 @@ def _custom_problems(obj: Mapping[str, Any], schema: str, kind: str, name: str) 
     ]
 
 
+_OBJECT_ROOT: Final = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {"type": "object"},
+}
+"""What the API server accepts on every object, whether the CRD's schema says it or not (the
+Istio schemas describe only `spec` and `status`)."""
+
+
 @cache
-def _strict_schema(filename: str) -> dict[str, Any]:
-    schema = json.loads((SCHEMAS_DIR / filename).read_text(encoding="utf-8"))
+def _strict_schema(path: Path) -> dict[str, Any]:
+    schema = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(schema, dict):
-        raise ValueError(f"{filename}: not a JSON schema object")
+        raise ValueError(f"{path}: not a JSON schema object")
+    schema["properties"] = {**_OBJECT_ROOT, **schema.get("properties", {})}
     strict: dict[str, Any] = _strict(schema)
     return strict
 

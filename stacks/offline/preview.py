@@ -34,9 +34,9 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra import config
-from infra.errors import ConfigError
-from infra.image_source import find_project_root
+from stacks import config, load
+from stacks.errors import ConfigError
+from stacks.image_source import find_project_root
 
 PROJECT: Final = "gamemetrics"
 ACCOUNT_ID: Final = "123456789012"
@@ -516,7 +516,7 @@ def run_program(stack: str, values: Mapping[str, object], program: Callable[[], 
 
     Raises ConfigError for an invalid configuration, and whatever the program raises.
     """
-    settings = config.parse(values)
+    settings = load.parse(values)
     flat: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in values.items():
@@ -571,9 +571,9 @@ def stack_file(stack: str, root: Path | None = None) -> Path:
 def plan_stack(stack: str, config_file: Path | None = None) -> Plan:
     """The plan of `stack`, configured by `config_file` (default: its Pulumi.<stack>.yaml)."""
     path = config_file or stack_file(stack)
-    values = config.read_stack_file(path)
+    values = load.read_stack_file(path)
     try:
-        config.parse(values)
+        load.parse(values)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     return run_program(stack, values, run_stack_program)

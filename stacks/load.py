@@ -1,22 +1,7 @@
-"""The stack configuration: one typed, validated, frozen model, built once at the program's edge.
+"""Building the stack configuration (stacks/config.py) from Pulumi config or a stack file.
 
-Read from Pulumi config (`from_pulumi`, in the program) or from a file in the
-Pulumi.<stack>.yaml format (`from_file`, for the offline plan). Keys live in
-the `gamemetrics:` namespace, plus `aws:region`; sections are YAML mappings
-with camelCase keys, as Pulumi structured config is written:
-
-    config:
-      aws:region: eu-west-1
-      gamemetrics:environment: dev
-      gamemetrics:owner: platform-team
-      gamemetrics:costCenter: cc-4711
-      gamemetrics:database:
-        instanceClass: db.t4g.medium
-        multiAz: false
-
-Every setting not written takes the safe default below (encryption is not a
-setting: it is always on). A missing or malformed key raises `ConfigError`
-naming the key and what is allowed, before any resource is declared.
+Each section has its reader below; `parse` checks the keys and what spans
+sections, and names the first missing or invalid key in a ConfigError.
 """
 
 from __future__ import annotations
@@ -24,209 +9,34 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final, Literal, TypeVar, cast
+from typing import Final, cast
 
 import yaml
 
-from infra.errors import ConfigError
+from infra.cache import CacheConfig
+from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig, NodeTaint, TaintEffect
+from infra.database import DatabaseConfig
+from infra.network import NatGateways
+from infra.registry import RegistryConfig
+from infra.storage import StorageConfig
+from stacks.config import (
+    ENVIRONMENTS,
+    NAMESPACE,
+    ClusterConfig,
+    Environment,
+    IngressConfig,
+    KafkaConfig,
+    MeshConfig,
+    NetworkConfig,
+    ObservabilityConfig,
+    StackConfig,
+    Tags,
+)
+from stacks.errors import ConfigError
+from stacks.reader import Section, show
 
-Environment = Literal["dev", "staging", "prod"]
-ENVIRONMENTS: Final[tuple[Environment, ...]] = ("dev", "staging", "prod")
-NatGateways = Literal["single", "per-az"]
-CapacityType = Literal["ON_DEMAND", "SPOT"]
-TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
-
-NAMESPACE: Final = "gamemetrics"
-TAG_KEYS: Final[tuple[str, ...]] = ("environment", "service", "owner", "cost-center")
-"""Every taggable AWS resource carries these four tags (see `Tags.for_service`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tags:
-    environment: Environment
-    owner: str
-    cost_center: str
-
-    def for_service(self, service: str) -> dict[str, str]:
-        """The tags of a resource that belongs to `service` (a component: "database", ...)."""
-        return {
-            "environment": self.environment,
-            "service": service,
-            "owner": self.owner,
-            "cost-center": self.cost_center,
-        }
-
-    def defaults(self) -> dict[str, str]:
-        """Provider-level default tags (a safety net for resources created inside pulumi-eks)."""
-        return {
-            "environment": self.environment,
-            "owner": self.owner,
-            "cost-center": self.cost_center,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
-    availability_zones: tuple[str, str, str]
-    cidr: str = "10.0.0.0/16"
-    nat_gateways: NatGateways = "per-az"
-    flow_log_retention_days: int = 90
-
-
-POOL_LABEL: Final = "gamemetrics.io/pool"
-"""A node group labelled `gamemetrics.io/pool: <workload>` is reserved for that workload
-(`kafka`): the workload's pods require the label and tolerate the group's taints."""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeTaint:
-    key: str
-    value: str
-    effect: TaintEffect = "NoSchedule"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeGroupConfig:
-    name: str
-    instance_types: tuple[str, ...] = ("m7i.large",)
-    min_size: int = 2
-    desired_size: int = 3
-    max_size: int = 6
-    capacity_type: CapacityType = "ON_DEMAND"
-    disk_size_gib: int = 50
-    labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[NodeTaint, ...] = ()
-    """Only pods that tolerate them run there (DaemonSets of the add-ons tolerate all)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterConfig:
-    kubernetes_version: str = "1.34"
-    public_access_cidrs: tuple[str, ...] = ()
-    """Empty: the API endpoint is private only (reached from inside the VPC)."""
-    node_groups: tuple[NodeGroupConfig, ...] = (NodeGroupConfig(name="general"),)
-    deletion_protection: bool = True
-
-    def pool(self, workload: str) -> tuple[NodeGroupConfig, ...]:
-        """The node groups reserved for `workload` (labelled `gamemetrics.io/pool: <workload>`)."""
-        return tuple(g for g in self.node_groups if g.labels.get(POOL_LABEL) == workload)
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseConfig:
-    instance_class: str = "db.m7g.large"
-    engine_version: str = "17"
-    allocated_storage_gib: int = 100
-    max_allocated_storage_gib: int = 500
-    multi_az: bool = True
-    deletion_protection: bool = True
-    backup_retention_days: int = 14
-    """Automated backups, and so point-in-time recovery, over this many days (1-35)."""
-    read_replicas: int = 0
-    performance_insights_retention_days: int = 7
-    final_snapshot: bool = True
-
-    @property
-    def major_version(self) -> str:
-        return self.engine_version.split(".")[0]
-
-
-@dataclass(frozen=True, slots=True)
-class CacheConfig:
-    node_type: str = "cache.m7g.large"
-    engine_version: str = "7.1"
-    replicas: int = 1
-    """Read replicas beside the primary (the replication group has 1 + replicas nodes)."""
-    multi_az: bool = True
-    snapshot_retention_days: int = 7
-
-
-@dataclass(frozen=True, slots=True)
-class StorageConfig:
-    archive_infrequent_access_days: int = 30
-    archive_glacier_days: int = 90
-    backups_retention_days: int = 35
-    logs_retention_days: int = 90
-    noncurrent_version_days: int = 30
-    force_destroy: bool = False
-    """Let `pulumi destroy` delete non-empty buckets (dev only)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryConfig:
-    untagged_image_days: int = 7
-    max_images: int = 200
-    force_delete: bool = False
-    platform: str = "linux/amd64"
-    pinned_image: str | None = None
-    """`<repository>@sha256:<digest>`: run this image and build none (rollback, promotion)."""
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaConfig:
-    brokers: int = 3
-    storage_gib: int = 100
-
-    @property
-    def replication_factor(self) -> int:
-        return min(self.brokers, 3)
-
-    @property
-    def min_insync_replicas(self) -> int:
-        return max(1, self.replication_factor - 1)
-
-
-@dataclass(frozen=True, slots=True)
-class MeshConfig:
-    enabled: bool = False
-    """Istio with STRICT mTLS between the pods."""
-
-
-@dataclass(frozen=True, slots=True)
-class IngressConfig:
-    domain: str | None = None
-    """Public services answer on `<service>.<domain>`."""
-    certificate_arn: str | None = None
-    """ACM certificate covering `*.<domain>`, for the ALB's TLS listener."""
-    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the public APIs (game clients: the world, by default)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ObservabilityConfig:
-    metrics_retention_days: int = 15
-    logs_retention_days: int = 14
-    traces_retention_days: int = 7
-
-
-@dataclass(frozen=True, slots=True)
-class StackConfig:
-    environment: Environment
-    region: str
-    tags: Tags
-    network: NetworkConfig
-    cluster: ClusterConfig = ClusterConfig()
-    database: DatabaseConfig = DatabaseConfig()
-    cache: CacheConfig = CacheConfig()
-    storage: StorageConfig = StorageConfig()
-    registry: RegistryConfig = RegistryConfig()
-    kafka: KafkaConfig = KafkaConfig()
-    mesh: MeshConfig = MeshConfig()
-    ingress: IngressConfig = IngressConfig()
-    observability: ObservabilityConfig = ObservabilityConfig()
-
-    @property
-    def name_prefix(self) -> str:
-        """Prefix of physical names: `gamemetrics-dev`, `gamemetrics-prod`."""
-        return f"{NAMESPACE}-{self.environment}"
-
-
-# --- reading -------------------------------------------------------------------------------
-
-_T = TypeVar("_T")
 LOG_RETENTION_DAYS: Final = (
     1,
     3,
@@ -259,127 +69,7 @@ _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}"
 
 
-class _Section:
-    """One mapping of settings; records which keys were read so unknown ones are reported."""
-
-    def __init__(self, key: str, raw: object) -> None:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{key}: expected a mapping of settings, got {_show(raw)}")
-        self.key = key
-        self._raw: dict[str, object] = raw
-        self._read: set[str] = set()
-
-    def _get(self, name: str) -> object | None:
-        self._read.add(name)
-        return self._raw.get(name)
-
-    def _fail(self, name: str, expected: str, value: object) -> ConfigError:
-        return ConfigError(f"{self.key}.{name}: expected {expected}, got {_show(value)}")
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise self._fail(name, f"an integer from {low} to {high}", value)
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, str) and value.lower() in {"true", "false"}:
-            return value.lower() == "true"
-        if not isinstance(value, bool):
-            raise self._fail(name, "true or false", value)
-        return value
-
-    def string(
-        self, name: str, default: str, *, allowed: tuple[str, ...] = (), pattern: str = ""
-    ) -> str:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, int | float) and not isinstance(value, bool) and pattern:
-            value = str(value)  # `version: 1.34` written without quotes
-        expected = f"one of {', '.join(allowed)}" if allowed else (pattern or "a string")
-        if not isinstance(value, str) or not value:
-            raise self._fail(name, expected, value)
-        if allowed and value not in allowed:
-            raise self._fail(name, expected, value)
-        if pattern and not re.fullmatch(pattern, value):
-            raise self._fail(name, f"a string matching {pattern}", value)
-        return value
-
-    def optional_string(self, name: str, *, pattern: str = "") -> str | None:
-        if self._raw.get(name) is None:
-            self._read.add(name)
-            return None
-        return self.string(name, "", pattern=pattern)
-
-    def strings(
-        self, name: str, default: tuple[str, ...], *, non_empty: bool = False
-    ) -> tuple[str, ...]:
-        value = self._get(name)
-        if value is None:
-            return default
-        what = "a non-empty list of strings" if non_empty else "a list of strings"
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self._fail(name, what, value)
-        if non_empty and not value:
-            raise self._fail(name, what, value)
-        return tuple(cast(list[str], value))
-
-    def cidrs(self, name: str, default: tuple[str, ...], *, allow_world: bool) -> tuple[str, ...]:
-        values = self.strings(name, default)
-        for value in values:
-            try:
-                network = ipaddress.ip_network(value, strict=True)
-            except ValueError:
-                raise self._fail(name, "IPv4 CIDR blocks such as 203.0.113.0/24", value) from None
-            if not allow_world and network.prefixlen == 0:
-                raise self._fail(
-                    name, "an allow-list of specific CIDR blocks (not the world)", value
-                )
-        return values
-
-    def labels(self, name: str) -> dict[str, str]:
-        value = self._get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            raise self._fail(name, "a mapping of strings to strings", value)
-        return dict(value)
-
-    def sections(self, name: str) -> Iterator[_Section] | None:
-        value = self._get(name)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not value:
-            raise self._fail(name, "a non-empty list of mappings", value)
-        return (_Section(f"{self.key}.{name}[{i}]", item) for i, item in enumerate(value))
-
-    def finish(self, result: _T) -> _T:
-        unknown = sorted(set(self._raw) - self._read)
-        if unknown:
-            allowed = ", ".join(sorted(self._read))
-            raise ConfigError(
-                f"{self.key}: unknown setting {', '.join(unknown)}; allowed: {allowed}"
-            )
-        return result
-
-
-def _show(value: object) -> str:
-    return "nothing" if value is None else f"{value!r} ({type(value).__name__})"
-
-
-def _network(s: _Section, region: str) -> NetworkConfig:
+def _network(s: Section, region: str) -> NetworkConfig:
     d = NetworkConfig(availability_zones=("", "", ""))
     cidr = s.string("cidr", d.cidr)
     try:
@@ -413,7 +103,7 @@ def _network(s: _Section, region: str) -> NetworkConfig:
     )
 
 
-def _node_group(s: _Section) -> NodeGroupConfig:
+def _node_group(s: Section) -> NodeGroupConfig:
     d = NodeGroupConfig(name="")
     group = NodeGroupConfig(
         name=s.string("name", "", pattern=r"[a-z][a-z0-9-]{0,30}"),
@@ -438,7 +128,7 @@ def _node_group(s: _Section) -> NodeGroupConfig:
     return s.finish(group)
 
 
-def _taint(s: _Section) -> NodeTaint:
+def _taint(s: Section) -> NodeTaint:
     effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
     taint = NodeTaint(
         key=s.string("key", "", pattern=_LABEL_KEY),
@@ -451,7 +141,7 @@ def _taint(s: _Section) -> NodeTaint:
     return s.finish(taint)
 
 
-def _cluster(s: _Section) -> ClusterConfig:
+def _cluster(s: Section) -> ClusterConfig:
     d = ClusterConfig()
     items = s.sections("nodeGroups")
     groups = d.node_groups if items is None else tuple(_node_group(g) for g in items)
@@ -475,7 +165,7 @@ def _cluster(s: _Section) -> ClusterConfig:
     )
 
 
-def _database(s: _Section) -> DatabaseConfig:
+def _database(s: Section) -> DatabaseConfig:
     d = DatabaseConfig()
     db = DatabaseConfig(
         instance_class=s.string(
@@ -509,7 +199,7 @@ def _database(s: _Section) -> DatabaseConfig:
     return s.finish(db)
 
 
-def _cache(s: _Section) -> CacheConfig:
+def _cache(s: Section) -> CacheConfig:
     d = CacheConfig()
     cache = CacheConfig(
         node_type=s.string("nodeType", d.node_type, pattern=r"cache\.[a-z0-9]+\.[a-z0-9]+"),
@@ -528,7 +218,7 @@ def _cache(s: _Section) -> CacheConfig:
     return s.finish(cache)
 
 
-def _storage(s: _Section) -> StorageConfig:
+def _storage(s: Section) -> StorageConfig:
     d = StorageConfig()
     storage = StorageConfig(
         archive_infrequent_access_days=s.integer(
@@ -550,7 +240,7 @@ def _storage(s: _Section) -> StorageConfig:
     return s.finish(storage)
 
 
-def _registry(s: _Section) -> RegistryConfig:
+def _registry(s: Section) -> RegistryConfig:
     d = RegistryConfig()
     return s.finish(
         RegistryConfig(
@@ -565,7 +255,7 @@ def _registry(s: _Section) -> RegistryConfig:
     )
 
 
-def _kafka(s: _Section) -> KafkaConfig:
+def _kafka(s: Section) -> KafkaConfig:
     d = KafkaConfig()
     brokers = s.integer("brokers", d.brokers, 1, 12)
     if brokers == 2:
@@ -575,11 +265,11 @@ def _kafka(s: _Section) -> KafkaConfig:
     )
 
 
-def _mesh(s: _Section) -> MeshConfig:
+def _mesh(s: Section) -> MeshConfig:
     return s.finish(MeshConfig(enabled=s.boolean("enabled", MeshConfig().enabled)))
 
 
-def _ingress(s: _Section) -> IngressConfig:
+def _ingress(s: Section) -> IngressConfig:
     d = IngressConfig()
     return s.finish(
         IngressConfig(
@@ -590,7 +280,7 @@ def _ingress(s: _Section) -> IngressConfig:
     )
 
 
-def _observability(s: _Section) -> ObservabilityConfig:
+def _observability(s: Section) -> ObservabilityConfig:
     d = ObservabilityConfig()
     return s.finish(
         ObservabilityConfig(
@@ -599,11 +289,12 @@ def _observability(s: _Section) -> ObservabilityConfig:
             ),
             logs_retention_days=s.integer("logsRetentionDays", d.logs_retention_days, 1, 400),
             traces_retention_days=s.integer("tracesRetentionDays", d.traces_retention_days, 1, 400),
+            monitoring_replicas=s.integer("monitoringReplicas", d.monitoring_replicas, 1, 5),
         )
     )
 
 
-_SECTIONS: Final[dict[str, Callable[[_Section], object]]] = {
+_SECTIONS: Final[dict[str, Callable[[Section], object]]] = {
     "cluster": _cluster,
     "database": _database,
     "cache": _cache,
@@ -633,10 +324,10 @@ def parse(values: Mapping[str, object]) -> StackConfig:
         if value is None or value == "":
             raise ConfigError(f"{key}: required, {what}")
         if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise ConfigError(f"{key}: expected {what}, got {_show(value)}")
+            raise ConfigError(f"{key}: expected {what}, got {show(value)}")
         return value
 
-    def section(name: str) -> _Section:
+    def section(name: str) -> Section:
         key = f"{NAMESPACE}:{name}"
         raw = values.get(key)
         if isinstance(raw, str):
@@ -644,7 +335,7 @@ def parse(values: Mapping[str, object]) -> StackConfig:
                 raw = json.loads(raw)
             except json.JSONDecodeError:
                 raise ConfigError(f"{key}: expected a mapping of settings, got {raw!r}") from None
-        return _Section(key, raw)
+        return Section(key, raw)
 
     environment = required(
         f"{NAMESPACE}:environment", f"one of {', '.join(ENVIRONMENTS)}", "|".join(ENVIRONMENTS)

@@ -9,7 +9,6 @@ engine's sentinel, references to other resources as their URNs.
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.preview import COMPUTED, Plan, ResourceRef, Secret, plan_stack
 from policies.offline import (
     UNKNOWN,
     EngineResource,
@@ -19,6 +18,7 @@ from policies.offline import (
     read_config,
     secret,
 )
+from stacks.offline.preview import COMPUTED, Plan, ResourceRef, Secret, plan_stack
 
 
 def _wire(value: object) -> object:
