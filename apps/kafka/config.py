@@ -2,7 +2,7 @@
 
 One place for the settings whose values carry the delivery guarantees:
 `acks=all` and idempotence on every producer, explicit commits on consumers.
-Each takes the deployment's TLS settings (`apps/kafka/tls.py`; None locally).
+Each takes the deployment's TLS settings (`apps/core/settings/kafka_tls.py`; None locally).
 """
 
 from typing import Any

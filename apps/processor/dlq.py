@@ -9,11 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from apps.core.errors import GameMetricsError
-
-
-class DeadLetterFailed(GameMetricsError):
-    pass
+from apps.processor.errors import DeadLetterFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +23,22 @@ class DeadLetter:
     code: str
 
 
+def dead_letter(msg: Message, reason: str, code: str) -> DeadLetter:
+    """The letter for the record `msg`: its key, value and origin, with why and a code."""
+    return DeadLetter(
+        msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(),
+        reason, code,
+    )  # fmt: skip
+
+
 class DeadLetters:
     def __init__(self, config: dict[str, Any], topic: str) -> None:
         self._producer = Producer(config)
         self._topic = topic
 
     def send(self, letters: list[DeadLetter], timeout: float = 30.0) -> None:
+        """Blocks until the broker acknowledged every letter (at most `timeout`); raises
+        DeadLetterFailed otherwise, so the offsets behind them are not committed."""
         errors: list[str] = []
 
         def report(err: KafkaError | None, _msg: Message) -> None:

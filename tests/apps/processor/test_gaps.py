@@ -62,7 +62,7 @@ class _SkippingBroker(Processor):
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         super()._on_assign(consumer, partitions)
         for tp in partitions:
-            self._gaps.start(tp.partition, 0)
+            self._refetch.gaps.start(tp.partition, 0)
 
 
 def test_the_processor_reads_again_what_a_fetch_skipped(endpoints: Endpoints) -> None:

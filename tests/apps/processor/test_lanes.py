@@ -62,7 +62,7 @@ def test_every_record_lands_once_with_exact_rollups(endpoints: Endpoints, writer
             timeout=60,
             what=f"{len(records)} events stored and the processor caught up",
         )
-        assert len(running.processor._assigned) == PARTITIONS
+        assert len(running.processor._assignment.assigned) == PARTITIONS
         stored = running.metrics.rows.labels("stored")._value.get()
         duplicates = running.metrics.rows.labels("duplicate")._value.get()
     ids = stored_ids(endpoints.postgres_dsn, game_id)

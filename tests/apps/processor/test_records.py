@@ -5,10 +5,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from apps.core.events import SCHEMA_VERSION, StoredEvent, encode_stored
-from apps.processor.records import COLUMNS, FIELDS, Poison, to_row
+from apps.processor.records import COLUMNS, COPY_TYPES, FIELDS, Poison, to_row
+from apps.store.migrate import migrate
+from tests.support.servers import Endpoints
 
 T = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
 GAME = uuid.UUID("6f1c3a55-1111-4222-8333-444455556666")
@@ -30,6 +35,37 @@ def test_the_record_is_the_row_behind_a_version() -> None:
     assert FIELDS[0].name == "v"
     names = tuple("event_type" if f.name == "type" else f.name for f in FIELDS[1:])
     assert names == COLUMNS
+
+
+_TABLE_COLUMNS = """
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+WHERE attrelid = 'events'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+"""
+_TYPE_NAMES = """
+SELECT format_type(to_regtype(name)::oid, NULL)
+FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, n) ORDER BY n
+"""
+
+
+def test_the_migrations_make_events_the_row_that_the_record_declares(
+    endpoints: Endpoints,
+) -> None:
+    """COLUMNS and COPY_TYPES are derived from StoredEvent; `events` is made by the
+    migrations. A column in one and not the other, or of another type, fails here."""
+    database = f"columns_{uuid.uuid4().hex[:12]}"  # a fresh one: only what migrations make
+    with psycopg.connect(endpoints.postgres_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        try:
+            dsn = make_conninfo(endpoints.postgres_dsn, dbname=database)
+            migrate(dsn)
+            with psycopg.connect(dsn) as conn:
+                table = conn.execute(_TABLE_COLUMNS).fetchall()
+                # COPY_TYPES spelled as format_type spells them (float8: double precision).
+                copy_types = [t for (t,) in conn.execute(_TYPE_NAMES, (list(COPY_TYPES),))]
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+    assert len(COPY_TYPES) == len(COLUMNS)
+    assert table == list(zip(COLUMNS, copy_types, strict=True))
 
 
 def test_a_record_decodes_into_its_row() -> None:
