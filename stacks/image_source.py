@@ -1,11 +1,11 @@
 """What the application image is built from, and the content tag derived from it.
 
 The image holds the apps and their pinned dependencies, nothing else: its
-build context is exactly `IMAGE_INPUTS` (the root .dockerignore lets through
-these paths only, a test keeps the two in step). The tag is a hash of those
-files' paths and bytes, so a change to the apps, their dependencies or the
-Dockerfile makes a new tag, and a change anywhere else (infra/, tests/,
-docs/, a file's timestamp) does not.
+build context is exactly `IMAGE_INPUTS` less `IMAGE_EXCLUDED` (the root
+.dockerignore lets through these paths only; a test keeps the two in step).
+The tag is a hash of those files' paths and bytes, so a change to the apps,
+their dependencies or the Dockerfile makes a new tag, and a change anywhere
+else (infra/, tests/, docs/, the benchmarks, a file's timestamp) does not.
 """
 
 import hashlib
@@ -22,6 +22,9 @@ IMAGE_INPUTS: Final[tuple[str, ...]] = (
     "constraints.txt",
     "apps",
 )
+IMAGE_EXCLUDED: Final[tuple[str, ...]] = ("apps/bench",)
+"""Inside the inputs but not shipped: the benchmarks are tooling (`gamemetrics bench` says
+so in the image), so changing them neither rebuilds nor retags the image."""
 IGNORED_PARTS: Final = frozenset({"__pycache__"})
 IGNORED_SUFFIXES: Final = (".pyc", ".pyo")
 TAG_PREFIX: Final = "src-"
@@ -50,11 +53,16 @@ def context_files(root: Path) -> list[str]:
                 for p in path.rglob("*")
                 if p.is_file()
                 and not IGNORED_PARTS.intersection(p.relative_to(root).parts)
+                and not _excluded(p.relative_to(root).as_posix())
                 and not p.name.endswith(IGNORED_SUFFIXES)
             )
         else:
             raise StackError(f"{path}: part of the image's build context, but missing")
     return sorted(found)
+
+
+def _excluded(relative: str) -> bool:
+    return any(relative == e or relative.startswith(e + "/") for e in IMAGE_EXCLUDED)
 
 
 def content_hash(root: Path, files: Iterable[str]) -> str:

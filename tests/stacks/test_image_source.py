@@ -9,6 +9,7 @@ import pytest
 
 from stacks.errors import StackError
 from stacks.image_source import (
+    IMAGE_EXCLUDED,
     IMAGE_INPUTS,
     content_hash,
     context_files,
@@ -124,7 +125,20 @@ def test_dockerignore_lets_through_exactly_the_image_inputs() -> None:
     ]
     assert lines[0] == "*"
     assert tuple(line[1:] for line in lines if line.startswith("!")) == IMAGE_INPUTS
+    assert set(IMAGE_EXCLUDED) <= set(lines)
     assert {"**/__pycache__", "**/*.pyc"} <= set(lines)
+
+
+def test_the_benchmarks_are_neither_shipped_nor_hashed(tree: Path) -> None:
+    bench = tree / "apps" / "bench"
+    bench.mkdir()
+    (bench / "pipeline.py").write_text("RATE = 1\n")
+    before = image_tag(tree)
+    assert not [f for f in context_files(tree) if f.startswith("apps/bench")]
+    (bench / "pipeline.py").write_text("RATE = 2\n")
+    assert image_tag(tree) == before
+    (tree / "apps" / "core" / "services.py").write_text("# changed\n")
+    assert image_tag(tree) != before
 
 
 def test_dockerfile_is_multi_stage_non_root_without_build_tools_or_extras() -> None:
