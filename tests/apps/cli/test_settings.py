@@ -1,4 +1,4 @@
-"""`gamemetrics settings`: what an operator may set, read from the same contracts the services use."""
+"""`gamemetrics settings`: what an operator may set, from the contracts the services read."""
 
 import json
 
