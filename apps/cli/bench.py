@@ -1,13 +1,22 @@
 """`gamemetrics bench ...`: measure what this machine sustains (benchmarks, not tests).
 
 Each benchmark is a sub-command; `ingest` drives the ingestion API. The
-options every benchmark shares are added by `_common`.
+options every benchmark shares are added by `_common`. The benchmarks
+(`apps.bench`) are tooling of a source checkout that an install may leave out:
+this module never imports them at load time, so `gamemetrics --help` works
+without them, and a benchmark run there says how to get them and exits with 2.
 """
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
+
+INSTALL_HINT = (
+    "the benchmarks are not part of this install; run them from a source checkout "
+    "with the dev extra: pip install -c constraints.txt -e '.[dev]'"
+)
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -170,7 +179,28 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def benchmarks_installed() -> bool:
+    """Whether the `apps.bench` package can be imported (its `__init__` imports nothing).
+
+    A missing dependency of a benchmark is not hidden: only `apps.bench` itself absent
+    counts as not installed."""
+    try:
+        importlib.import_module("apps.bench")
+    except ModuleNotFoundError as e:
+        if e.name != "apps.bench":
+            raise
+        return False
+    return True
+
+
+def _fail(message: str) -> int:
+    print(f"gamemetrics bench: {message}", file=sys.stderr)
+    return 2
+
+
 def run_ingest(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
     import msgspec
 
     from apps.bench import ingest
@@ -197,6 +227,8 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
     import msgspec
 
     from apps.bench import pipeline
@@ -225,6 +257,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_analytics(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
     import msgspec
 
     from apps.bench import analytics, analytics_report

@@ -28,7 +28,7 @@ def producer_config(
     per record for every broker, and on the local one (Tansu) each batch a consumer fetches
     costs a walk over every batch the partition holds. At 25,000 records/s it took
     0.29-1.02 cores with 10 ms against 0.78-1.16 with 2 ms, on 6 partitions
-    (`python benchmarks/local_broker.py`; docs/benchmarks.md, "The local broker").
+    (`python -m apps.bench.experiments.local_broker`; docs/benchmarks.md, "The local broker").
     """
     return {
         "bootstrap.servers": bootstrap,

@@ -15,7 +15,7 @@ replays the batch, and the idempotent write makes the replay harmless.
 
 Hand-written rather than sentry-arroyo: arroyo's one-message-per-iteration
 loop moved 48k records/s on this machine against 425k/s for `consume(batch)`
-(`python benchmarks/consumer_loop.py`), and the end-to-end target is 50k/s on 2 cores.
+(`python -m apps.bench.experiments.consumer_loop`), and the end-to-end target is 50k/s on 2 cores.
 """
 
 import gc

@@ -40,7 +40,8 @@ _SETUP: Final = (
 
 # Built from the constant column list only: nothing here comes from input.
 # In key order: random event ids inserted in index order touch its leaf pages in order;
-# the writer took 11-16% less time per row on 300k rows (benchmarks/writer_statements.py).
+# the writer took 11-16% less time per row on 300k rows
+# (apps/bench/experiments/writer_statements.py).
 _CLAIM_NEW: Final = """
 INSERT INTO event_keys (game_id, event_id, event_day)
 SELECT game_id, event_id, (event_time AT TIME ZONE 'UTC')::date FROM incoming

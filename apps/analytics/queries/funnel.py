@@ -54,9 +54,9 @@ class FunnelTooLarge(GameMetricsError):
 # One row per player with a step-1 event that may start a chain: per step type, the times
 # of the player's events of that type, in microseconds since `origin`. Grouping in the
 # database makes Python's work and memory per player rather than per event: on the
-# analytics benchmark's 7-day funnel (benchmarks/funnel_ab.py against 222b8e7), p50 703 ->
-# 657 ms, p95 992 -> 892 ms; PostgreSQL's aggregation (serial in a server-side cursor) is
-# now most of it. The arrays' order is not guaranteed
+# analytics benchmark's 7-day funnel (apps/bench/experiments/funnel_ab.py against
+# 222b8e7), p50 703 -> 657 ms, p95 992 -> 892 ms; PostgreSQL's aggregation (serial in a
+# server-side cursor) is now most of it. The arrays' order is not guaranteed
 # without an ORDER BY, which would make PostgreSQL sort each group: Python sorts them
 # (already sorted, as they usually are, that is a single pass in C). Exact: at most 490
 # days (range + window) is 4.2e13 microseconds, far below 2^53, so the float8 of

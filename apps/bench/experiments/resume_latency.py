@@ -5,7 +5,7 @@ Why the processor does not pause its partitions between batches to fetch less
 records/s; 40 times, the consumer pauses its partitions for 0.1 s, resumes,
 and the time to its first record is taken.
 
-    python benchmarks/resume_latency.py
+    python -m apps.bench.experiments.resume_latency
 """
 
 import statistics
@@ -15,14 +15,17 @@ import time
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
+from apps.bench.experiments import argument_parser
 from apps.kafka.config import consumer_config, producer_config
 from apps.local.process import free_port
 from apps.local.servers import Tansu
 
 
 def main() -> None:
+    argument_parser(__file__, __doc__).parse_args()
     broker = Tansu("kafka", Path(tempfile.mkdtemp()) / "kafka.log", port=free_port())
     broker.start()
     try:
@@ -49,7 +52,7 @@ def main() -> None:
         joined_by = time.monotonic() + 5
         while time.monotonic() < joined_by:
             consumer.consume(5000, 0.1)
-        latencies = []
+        latencies: list[float] = []
         for _ in range(40):
             consumer.pause(consumer.assignment())
             time.sleep(0.1)  # the pause being measured, not a wait for work

@@ -7,10 +7,9 @@ benchmark's events in 5,000-row batches, and prints the wall time of each
 statement per row (client and server; the transaction's commit is not one of
 them).
 
-    python benchmarks/writer_statements.py [rows]   # default 300,000
+    python -m apps.bench.experiments.writer_statements [rows]   # default 300,000
 """
 
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -22,6 +21,7 @@ import psycopg
 
 import apps.processor.store as store
 from apps.bench import storage
+from apps.bench.experiments import argument_parser
 from apps.bench.unique import unique_requests
 from apps.local import process
 from apps.local.servers import EmbeddedPostgres
@@ -29,7 +29,15 @@ from apps.store.migrate import migrate
 
 
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+    parser = argument_parser(__file__, __doc__)
+    parser.add_argument(
+        "rows",
+        type=int,
+        nargs="?",
+        default=300_000,
+        help="rows written, in 5,000-row batches (default 300,000)",
+    )
+    rows: int = parser.parse_args().rows
     folder = Path(tempfile.mkdtemp(prefix="writer-statements-"))
     pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
                           port=process.free_port())  # fmt: skip

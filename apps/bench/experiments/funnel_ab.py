@@ -1,6 +1,6 @@
 """The funnel query of two revisions, interleaved on the analytics benchmark's data.
 
-    python benchmarks/funnel_ab.py DATA_DIR REVISION
+    python -m apps.bench.experiments.funnel_ab DATA_DIR REVISION
 
 DATA_DIR is a folder `gamemetrics bench analytics --data-dir` loaded; REVISION
 a git revision whose `apps/analytics/queries/funnel.py` is compared with the
@@ -12,7 +12,6 @@ import asyncio
 import importlib.util
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -21,6 +20,7 @@ from types import ModuleType
 
 import psycopg
 
+from apps.bench.experiments import argument_parser
 from apps.core.periods import Segment
 from apps.local import process
 from apps.local.servers import EmbeddedPostgres
@@ -75,7 +75,19 @@ async def compare(dsn: str, other: ModuleType) -> None:
 
 
 def main() -> None:
-    folder, revision = Path(sys.argv[1]), sys.argv[2]
+    parser = argument_parser(__file__, __doc__)
+    parser.add_argument(
+        "data_dir",
+        type=Path,
+        metavar="DATA_DIR",
+        help="a folder `gamemetrics bench analytics --data-dir` loaded",
+    )
+    parser.add_argument(
+        "revision", metavar="REVISION", help="the git revision whose funnel.py is compared"
+    )
+    args = parser.parse_args()
+    folder: Path = args.data_dir
+    revision: str = args.revision
     pg = EmbeddedPostgres("postgres", folder / "logs" / "funnel_ab.log", data_dir=folder / "pg",
                           port=process.free_port())  # fmt: skip
     pg.start()

@@ -12,10 +12,10 @@ and checks that every offset is there: a gap seen while tailing but not on the
 re-read is a fetch that skipped records which the broker does hold, which is
 what apps/processor/gaps.py reads again.
 
-    python benchmarks/broker_gaps.py [--seconds 60] [--producers 4] [--burners 2]
+    python -m apps.bench.experiments.broker_gaps [--seconds 60] [--producers 4] [--burners 2]
+        [--rate 10000] [--linger-ms 10]
 """
 
-import argparse
 import multiprocessing as mp
 import os
 import threading
@@ -23,8 +23,9 @@ import time
 from multiprocessing.sharedctypes import Synchronized
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from local_broker import create_topic, fresh_broker
 
+from apps.bench.experiments import argument_parser
+from apps.bench.experiments.local_broker import create_topic, fresh_broker
 from apps.kafka.config import producer_config
 from apps.processor.gaps import OffsetGaps
 
@@ -126,7 +127,7 @@ def offsets_held(url: str) -> set[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__file__, __doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--burners", type=int, default=2)

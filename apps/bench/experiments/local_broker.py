@@ -1,7 +1,8 @@
 """What the local broker (Tansu, memory storage) costs, and the settings that tame it.
 
-Why the producers linger 10 ms, consumers wait at most 100 ms per fetch and the
-local events topic has 2 partitions (docs/benchmarks.md, "The local broker").
+Why the producers linger 10 ms, consumers wait at most 250 ms per fetch
+(`apps/kafka/config.py`) and the local events topic has 2 partitions
+(docs/benchmarks.md, "The local broker").
 
 1. Delivery latency: a caught-up consumer, one record produced every 50 ms;
    the time from produce to receipt with `fetch.wait.max.ms` 500 (librdkafka's
@@ -13,11 +14,10 @@ local events topic has 2 partitions (docs/benchmarks.md, "The local broker").
    the partition holds, so the CPU grows with the log, and with the number of
    batches, which lingering and fewer partitions cut.
 
-    python benchmarks/local_broker.py [--rate 25000] [--windows 5] [--configs 2x6,10x2]
-        [--waits 500,250,100,20]
+    python -m apps.bench.experiments.local_broker [--rate 25000] [--windows 5]
+        [--configs 2x6,10x6,10x2] [--waits 500,250,100,20]
 """
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
+from apps.bench.experiments import argument_parser
 from apps.bench.procstat import process_cpu
 from apps.local.process import free_port
 from apps.local.servers import Tansu
@@ -160,7 +162,7 @@ def broker_cpu(linger_ms: float, partitions: int, rate: int, windows: int) -> No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__file__, __doc__)
     parser.add_argument("--rate", type=int, default=25_000, help="records/s produced (25,000)")
     parser.add_argument("--windows", type=int, default=5, help="10 s windows per config (5)")
     parser.add_argument(

@@ -1,0 +1,29 @@
+"""One-off measurements kept beside the benchmarks: each backs a choice the code made.
+
+Not `gamemetrics bench` commands: each module is run on its own from a source
+checkout, `python -m apps.bench.experiments.<name> --help`, and prints what it
+measured. docs/benchmarks.md holds their results and says which choice each backs.
+
+- `broker_gaps`: whether the local broker answers a fetch with a later batch
+  (why the processor reads offset gaps again, apps/processor/gaps.py).
+- `consumer_loop`: sentry-arroyo's StreamProcessor against a batched consume loop
+  (why the processor's loop is hand-written).
+- `funnel_ab`: the funnel query of two revisions, interleaved on the analytics
+  benchmark's data.
+- `local_broker`: the local broker's delivery latency and CPU (the producers' linger,
+  the consumers' fetch wait, the local topic's partitions).
+- `resume_latency`: how long a resumed consumer waits for its next record (why the
+  processor does not pause its partitions between batches).
+- `writer_statements`: the processor writer's time, statement by statement.
+"""
+
+import argparse
+from pathlib import Path
+
+
+def argument_parser(file: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of the experiment in `file`: the usage line shows its `python -m` command,
+    the description is the first paragraph of `doc` (the module's docstring)."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {__name__}.{Path(file).stem}", description=(doc or "").split("\n\n")[0]
+    )
