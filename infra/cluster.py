@@ -21,20 +21,13 @@ import pulumi_kubernetes as k8s
 
 from infra import irsa
 from infra.kms import encryption_key
+from infra.kubernetes.placement import Taint
 from infra.outputs import secret
 
 CapacityType = Literal["ON_DEMAND", "SPOT"]
-TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 POOL_LABEL: Final = "gamemetrics.io/pool"
 """A node group labelled `gamemetrics.io/pool: <workload>` is reserved for that workload
 (`kafka`): the workload's pods require the label and tolerate the group's taints."""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeTaint:
-    key: str
-    value: str
-    effect: TaintEffect = "NoSchedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +40,7 @@ class NodeGroupConfig:
     capacity_type: CapacityType = "ON_DEMAND"
     disk_size_gib: int = 50
     labels: Mapping[str, str] = field(default_factory=dict)
-    taints: tuple[NodeTaint, ...] = ()
+    taints: tuple[Taint, ...] = ()
     """Only pods that tolerate them run there (DaemonSets of the add-ons tolerate all)."""
 
 

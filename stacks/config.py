@@ -28,7 +28,7 @@ from infra.cache import CacheConfig
 from infra.cluster import POOL_LABEL, NodeGroupConfig
 from infra.database import DatabaseConfig
 from infra.kubernetes.ingress import IngressSettings
-from infra.kubernetes.placement import NodePlacement, Taint
+from infra.kubernetes.placement import NodePlacement
 from infra.network import NatGateways
 from infra.registry import RegistryConfig
 from infra.storage import StorageConfig
@@ -91,8 +91,7 @@ class ClusterConfig:
         groups = self.pool(workload)
         if not groups:
             return None
-        taints = (Taint(t.key, t.value, t.effect) for g in groups for t in g.taints)
-        unique = tuple(dict.fromkeys(taints))
+        unique = tuple(dict.fromkeys(t for g in groups for t in g.taints))
         return NodePlacement(node_labels={POOL_LABEL: workload}, taints=unique)
 
 

@@ -16,8 +16,9 @@ from typing import Final, cast
 import yaml
 
 from infra.cache import CacheConfig
-from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig, NodeTaint, TaintEffect
+from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig
 from infra.database import DatabaseConfig
+from infra.kubernetes.placement import Taint, TaintEffect
 from infra.network import NatGateways
 from infra.registry import RegistryConfig
 from infra.storage import StorageConfig
@@ -128,9 +129,9 @@ def _node_group(s: Section) -> NodeGroupConfig:
     return s.finish(group)
 
 
-def _taint(s: Section) -> NodeTaint:
+def _taint(s: Section) -> Taint:
     effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-    taint = NodeTaint(
+    taint = Taint(
         key=s.string("key", "", pattern=_LABEL_KEY),
         value=s.string("value", "", pattern=_LABEL_NAME),
         effect=cast(TaintEffect, s.string("effect", "NoSchedule", allowed=effects)),

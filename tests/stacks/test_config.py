@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from infra.cluster import POOL_LABEL, NodeTaint
+from infra.cluster import POOL_LABEL
+from infra.kubernetes.placement import Taint
 from stacks import config, load
 from stacks.errors import ConfigError
 from stacks.image_source import find_project_root
@@ -241,7 +242,7 @@ def test_a_node_group_may_be_reserved_for_a_workload_by_label_and_taint() -> Non
     (kafka,) = settings.cluster.pool("kafka")
     assert kafka.name == "kafka"
     assert kafka.labels == {POOL_LABEL: "kafka"}
-    assert kafka.taints == (NodeTaint(POOL_LABEL, "kafka", "NoSchedule"),)
+    assert kafka.taints == (Taint(POOL_LABEL, "kafka", "NoSchedule"),)
     for stack in ("dev", "staging"):
         assert load.from_file(ROOT / f"Pulumi.{stack}.yaml").cluster.pool("kafka") == ()
 
