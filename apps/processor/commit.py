@@ -57,7 +57,9 @@ class Committer:
             self._outage.answered(consumer)
             batch.letters.extend(rejected)
             metrics.rows.labels("stored").inc(written.stored)
-            metrics.rows.labels("duplicate").inc(written.received - written.stored)
+            # A row the database rejected was received and not stored, but it is no
+            # duplicate: it is counted with the dead letters.
+            metrics.rows.labels("duplicate").inc(written.received - written.stored - len(rejected))
         if batch.letters:
             dead.send(batch.letters)
             for letter in batch.letters:

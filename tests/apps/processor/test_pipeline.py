@@ -209,7 +209,9 @@ def test_a_row_the_database_rejects_is_isolated(
     for ev in (*good[:2], bad, *good[2:]):
         producer.produce(EVENTS.name, encode_stored(ev), ev.partition_key)
     assert producer.flush(10) == 0
+    rows = processor.metrics.rows
     before = processor.metrics.dead_letters.labels("rejected_by_database")._value.get()
+    duplicates = rows.labels("duplicate")._value.get()
     settle(processor)
     assert sorted(stored_ids(endpoints.postgres_dsn, game.game_id)) == sorted(
         str(e.event_id) for e in good
@@ -220,6 +222,7 @@ def test_a_row_the_database_rejects_is_isolated(
     ]  # fmt: skip
     assert [h["gm-dlq-code"] for h in letters] == [b"rejected_by_database"]
     assert processor.metrics.dead_letters.labels("rejected_by_database")._value.get() == before + 1
+    assert rows.labels("duplicate")._value.get() == duplicates  # rejected is not a duplicate
 
 
 def _rollups(dsn: str, game_id: uuid.UUID) -> dict[str, list[tuple[Any, ...]]]:

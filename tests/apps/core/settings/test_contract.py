@@ -1,7 +1,9 @@
 """The settings contracts: one declaration reads, validates, renders and wires each variable."""
 
 import dataclasses
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +194,17 @@ def test_graphiql_defaults_on_for_the_local_stack_only() -> None:
     base = _required(AnalyticsSettings)
     assert AnalyticsSettings.from_env(base).graphiql
     assert not AnalyticsSettings.from_env({**base, "GAMEMETRICS_STACK": "prod"}).graphiql
+
+
+def test_the_variables_the_docs_name_exist() -> None:
+    """README and docs/ may list variables, but only ones a contract declares: a renamed or
+    removed variable fails here rather than misleading an operator."""
+    root = Path(__file__).resolve().parents[4]
+    declared = {v.key for c in CONTRACTS for v in c.variables()}
+    named = {
+        f"{path.relative_to(root)}: {name}"
+        for path in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+        for name in re.findall(r"GAMEMETRICS_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())
+        if name not in declared
+    }
+    assert named == set()
