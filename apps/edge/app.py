@@ -62,7 +62,8 @@ async def _input_error(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette re-raises after this answer, and the server logs the traceback.
+    log.error("unexpected %s in %s %s", type(exc).__name__, request.method, request.url.path)
     return json_response(500, error_body("internal error"))
 
 
