@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from apps.cli.main import main
+from apps.simulate.model import LATE_AFTER
 from tests.conftest import GameKey, new_game
 from tests.support.servers import Endpoints, UvicornThread
 from tests.support.topic import events_of_game
@@ -34,9 +35,13 @@ def test_live_traffic_lands_every_accepted_event_once(
     stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
     assert len(stored) == summary["accepted"]
     assert len({e.event_id for e in stored}) == len(stored)
-    on_time = [e for e in stored if e.client_time >= started - timedelta(seconds=1)]
-    assert len(on_time) >= len(stored) * 0.8  # the rest is late, offline play
-    assert max(e.client_time for e in stored) <= datetime.now(UTC)
+    # Live traffic: most events are timestamped during the run; the rest is offline play,
+    # counted as late (delivered a minute or more after it happened) by the simulator.
+    times = sorted(e.client_time for e in stored)
+    assert times[len(times) // 2] >= started - timedelta(seconds=1)
+    older = [t for t in times if t < started - LATE_AFTER - timedelta(seconds=1)]
+    assert len(older) <= summary["late"]
+    assert times[-1] <= datetime.now(UTC)
 
 
 def test_a_backfill_sends_days_of_history(
