@@ -25,8 +25,8 @@ from apps.bench.errors import BenchError
 
 MANIFEST: Final = "analytics-data.json"
 GAME_NAME: Final = "bench-analytics"
-TABLES: Final = ("events", "event_keys", "players", "player_days", "daily_revenue",
-                 "event_counts", "live_seconds", "live_players")  # fmt: skip
+TABLES: Final = ("events", "event_keys", "players", "player_days", "segment_days",
+                  "daily_revenue", "event_counts", "live_seconds", "live_players")  # fmt: skip
 _PROGRESS_EVERY: Final = 15.0
 
 Say = Callable[[str], None]
@@ -213,7 +213,7 @@ def activity(
         (game_id, first, last),
     ).fetchone()
     sessions = conn.execute(
-        "SELECT coalesce(sum(sessions), 0), coalesce(sum(purchases), 0) FROM player_days"
+        "SELECT coalesce(sum(sessions), 0), coalesce(sum(purchases), 0) FROM segment_days"
         " WHERE game_id = %s AND day BETWEEN %s AND %s",
         (game_id, first, last),
     ).fetchone()

@@ -54,13 +54,21 @@ def with_load_after(m: Machine) -> Machine:
 
 
 def _cpu_model() -> str:
+    """The CPU's model name; with its family and model numbers when the name alone is only
+    the brand (virtual machines often say just "AMD EPYC": family 25 model 17 is Zen 4)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        fields = dict(
+            line.split(":", 1)
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if ":" in line
+        )
     except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+        return platform.processor() or "unknown CPU"
+    info = {k.strip(): v.strip() for k, v in fields.items()}
+    name = info.get("model name") or platform.processor() or "unknown CPU"
+    if any(ch.isdigit() for ch in name) or "cpu family" not in info:
+        return name
+    return f"{name}, family {info['cpu family']} model {info.get('model', '?')}"
 
 
 @dataclass(frozen=True, slots=True)

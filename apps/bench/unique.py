@@ -8,9 +8,11 @@ replaced by two extended-slice assignments, a few microseconds for a
 29 KB request. An event id is the template's own random prefix (distinct
 per event, checked) plus a 12-hex suffix from (phase, load process,
 request number), so ids are unique over a run as long as no (phase,
-process, number) repeats. The player comes from a pool and picks the
-template, so a player keeps one segment and one event mix, as a real one
-does.
+process, number) repeats. The first player comes from a pool and picks the
+template; with `events_per_player` N, every N events of the request go to
+the next player of the pool that shares the template (what a mobile SDK's
+flush of one player looks like, many players per request), so a player
+keeps one segment and one event mix, as a real one does.
 
 A marker request carries one event whose player id is new (`m` + phase +
 marker number): its row in `players` appears when the batch holding it
@@ -104,6 +106,33 @@ class UniqueRequests:
     players: int
     marker_every: int = 0
     """Open loop: every Nth request (by global slot) carries a marker; 0 for none."""
+    events_per_player: int = 0
+    """Consecutive events of one player in a request; 0: the whole request is one player's."""
+
+    def __post_init__(self) -> None:
+        per_template = self.players // len(self.templates)
+        n = self.templates[0].events
+        groups = -(-n // self.events_per_player) if self.events_per_player else 1
+        if groups > max(per_template, 1):
+            raise ValueError(
+                f"{groups} players per request, but only {per_template} players share each "
+                f"template: raise players to at least {groups * len(self.templates)}"
+            )
+
+    def _players(self, first: int, n: int) -> list[bytes]:
+        """The player of each of a request's `n` events (fill slots), starting at `first`.
+
+        A player always takes the same slice of its template (the player's index among
+        those sharing the template, modulo the slices), so a player's events never come
+        earlier than its first one, as in a stream where offline play is rare."""
+        k = self.events_per_player
+        if not k or k >= n:
+            return [player_fill(first)] * n
+        count = len(self.templates)
+        slices = -(-n // k)
+        usable = (self.players // count) // slices * slices
+        base, block = first % count, (first // count) % usable // slices * slices
+        return [player_fill(base + count * (block + i // k)) for i in range(n)]
 
     def request(self, process: int, seq: int, slot: int | None = None) -> tuple[bytes, str | None]:
         """Request number `seq` of load process `process`, and its marker id if it has one.
@@ -115,7 +144,7 @@ class UniqueRequests:
         parts = list(template.parts)
         n = template.events
         parts[1::4] = [id_suffix(self.phase, process, seq)] * n
-        parts[3::4] = [player_fill(player)] * n
+        parts[3::4] = self._players(player, n)
         marker = None
         if self.marker_every and slot is not None and slot % self.marker_every == 0:
             marker = marker_id(self.phase, slot // self.marker_every)
@@ -136,6 +165,7 @@ def unique_requests(
     now: datetime,
     marker_every: int = 0,
     seed: int = 1,
+    events_per_player: int = 0,
 ) -> UniqueRequests:
     """Templates from `bodies.body` (one player's session each) with every id prefix distinct."""
     rng = random.Random(seed)
@@ -152,7 +182,7 @@ def unique_requests(
         built.append(make_template(envelope["events"], envelope["sent_at"], head))
     if len(prefixes) != templates * events:
         raise AssertionError("two template events share an id prefix; pick another seed")
-    return UniqueRequests(tuple(built), phase, players, marker_every)
+    return UniqueRequests(tuple(built), phase, players, marker_every, events_per_player)
 
 
 def body_of(request: bytes) -> bytes:

@@ -92,6 +92,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="run (1) again under py-spy and pg_stat_statements")  # fmt: skip
     q.add_argument("--postgres-setting", action="append", default=[], type=_setting,
                    metavar="NAME=VALUE", help="extra PostgreSQL option (repeatable)")  # fmt: skip
+    q.add_argument("--events-per-player", type=_positive_ints, default=(10,), metavar="N[,N...]",
+                   help="consecutive events of one player in a request (default 10, a mobile "
+                        "SDK's flush; 100: a whole request is one player's session); several "
+                        "values run the whole benchmark once each and compare them")  # fmt: skip
+    q.add_argument("--players", type=_positive_int, default=50_000, metavar="N",
+                   help="players the requests come from (default 50,000)")  # fmt: skip
     q.set_defaults(handler=run_pipeline)
 
     q = benches.add_parser(
@@ -159,6 +165,13 @@ def _non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must be zero or a positive number")
     return value
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    values = tuple(_positive_int(part) for part in text.split(",") if part.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected N or N,N,...")
+    return values
 
 
 def _positive_float(text: str) -> float:
@@ -233,26 +246,34 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     from apps.bench import pipeline
 
-    options = pipeline.PipelineBenchOptions(
-        duration=args.duration,
-        warmup=args.warmup,
-        connections=args.connections,
-        load_processes=args.load_processes,
-        workers=args.workers,
-        open_rate_eps=args.open_rate,
-        backlog_seconds=args.backlog_seconds,
-        baseline_rows=args.baseline_rows,
-        max_batch=args.max_batch,
-        batch_wait=args.batch_wait,
-        profile_dir=args.profile,
-        postgres_settings=tuple(args.postgres_setting),
-        command=" ".join(["gamemetrics", *sys.argv[1:]]),
-    )
-    result = pipeline.run(options, _say)
+    reports = []
+    for per_player in args.events_per_player:
+        options = pipeline.PipelineBenchOptions(
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=args.connections,
+            load_processes=args.load_processes,
+            workers=args.workers,
+            open_rate_eps=args.open_rate,
+            backlog_seconds=args.backlog_seconds,
+            baseline_rows=args.baseline_rows,
+            max_batch=args.max_batch,
+            batch_wait=args.batch_wait,
+            profile_dir=args.profile,
+            postgres_settings=tuple(args.postgres_setting),
+            players=args.players,
+            events_per_player=per_player,
+            command=" ".join(["gamemetrics", *sys.argv[1:]]),
+        )
+        _say(f"== {per_player} events in a row per player")
+        reports.append(pipeline.run(options, _say))
+        if not args.json:
+            print(pipeline.render(reports[-1]), flush=True)
     if args.json:
-        print(msgspec.json.encode(result).decode())
-    else:
-        print(pipeline.render(result))
+        print(msgspec.json.encode(reports[0] if len(reports) == 1 else reports).decode())
+    elif len(reports) > 1:
+        print("\nside by side (each run with its own baselines):")
+        print(pipeline.side_by_side(reports))
     return 0
 
 

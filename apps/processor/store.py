@@ -73,12 +73,26 @@ _PLAYERS: Final = """
 WITH moved AS (
     INSERT INTO players AS p (game_id, player_id, first_seen, first_day, platform, country,
                               app_version, first_event_id)
-    SELECT DISTINCT ON (i.game_id, i.player_id)
-           i.game_id, i.player_id, i.event_time, (i.event_time AT TIME ZONE 'UTC')::date,
-           coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, ''),
-           i.event_id
-    FROM {candidates}
-    ORDER BY i.game_id, i.player_id, i.event_time, i.event_id
+    SELECT c.game_id, c.player_id, c.first_seen, c.first_day, c.platform, c.country,
+           c.app_version, c.event_id
+    FROM (
+        SELECT DISTINCT ON (i.game_id, i.player_id)
+               i.game_id, i.player_id, i.event_time, (i.event_time AT TIME ZONE 'UTC')::date,
+               coalesce(i.platform, ''), coalesce(i.country, ''), coalesce(i.app_version, ''),
+               i.event_id
+        FROM {candidates}
+        ORDER BY i.game_id, i.player_id, i.event_time, i.event_id
+    ) AS c (game_id, player_id, first_seen, first_day, platform, country, app_version,
+            event_id)
+    -- A player known with an earlier first event is only read, never locked: in a stream
+    -- that is nearly every player of the batch (the upsert below would lock each one).
+    -- An index probe per player (LIMIT: never a hash of all players).
+    LEFT JOIN LATERAL (
+        SELECT q.first_seen, coalesce(q.first_event_id, c.event_id) AS first_event_id
+        FROM players q WHERE q.game_id = c.game_id AND q.player_id = c.player_id LIMIT 1
+    ) q ON true
+    WHERE q.first_seen IS NULL OR (c.first_seen, c.event_id) < (q.first_seen, q.first_event_id)
+    ORDER BY c.game_id, c.player_id
     ON CONFLICT (game_id, player_id) DO UPDATE
     SET first_seen = excluded.first_seen, first_day = excluded.first_day,
         platform = excluded.platform, country = excluded.country,
@@ -105,11 +119,14 @@ UNION ALL
 SELECT game_id, first_day, day - first_day, platform, country, app_version, 1 FROM past
 """
 
-# player_days, and from what it changed the per-day distinct counts of daily_stats and the
-# new active days of cohort_activity. Only a player-day where a row appeared, or a row had
-# its first session_end or purchase, can gain a distinct player; for those alone the rows
-# stored before this batch (any segment: this statement does not see its own changes) are
-# looked up. In a stream most player-days already have their row, so few are.
+# player_days (who was active on a day in a segment, and whether they played or paid), the
+# per-segment sums of segment_days, and from what player_days gained the per-day distinct
+# counts of daily_stats and the new active days of cohort_activity. A player-day already
+# stored with every flag this batch would set is only read (an index probe): in a stream
+# that is nearly all of them, and the upsert would lock and rewrite each. Only a
+# player-day where a row appeared, or a row had its first session_end or purchase, can
+# gain a distinct player; for those alone the rows stored before this batch (any segment:
+# this statement does not see its own changes) are looked up.
 _PLAYER_DAYS: Final = """
 WITH batch AS (
     SELECT game_id, (event_time AT TIME ZONE 'UTC')::date AS day, player_id,
@@ -122,18 +139,31 @@ WITH batch AS (
            count(*) FILTER (WHERE event_type = 'purchase') AS purchases
     FROM {source} GROUP BY 1, 2, 3, 4, 5, 6
 ),
+changed AS (
+    SELECT b.game_id, b.day, b.player_id, b.platform, b.country, b.app_version,
+           b.sessions > 0 AS played, b.purchases > 0 AS paid
+    FROM batch b
+    -- An index probe per player-day, whatever the planner guesses of the batch's size (a
+    -- hash of all of player_days would read the table per batch). LIMIT keeps it one.
+    LEFT JOIN LATERAL (
+        SELECT d.played, d.paid FROM player_days d
+        WHERE d.game_id = b.game_id AND d.day = b.day AND d.player_id = b.player_id
+          AND d.platform = b.platform AND d.country = b.country
+          AND d.app_version = b.app_version
+        LIMIT 1
+    ) d ON true
+    WHERE d.played IS NULL OR (b.sessions > 0 AND NOT d.played)
+       OR (b.purchases > 0 AND NOT d.paid)
+),
 up AS (
     INSERT INTO player_days AS d (game_id, day, player_id, platform, country, app_version,
-                                  events, sessions, session_seconds, purchases)
-    SELECT * FROM batch
+                                  played, paid)
+    SELECT * FROM changed ORDER BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (game_id, day, player_id, platform, country, app_version) DO UPDATE
-    SET events = d.events + excluded.events, sessions = d.sessions + excluded.sessions,
-        session_seconds = d.session_seconds + excluded.session_seconds,
-        purchases = d.purchases + excluded.purchases
-    RETURNING new.game_id, new.day, new.player_id, new.sessions > 0 AS played,
-              new.purchases > 0 AS paid,
-              old.events IS NULL OR (old.sessions = 0 AND new.sessions > 0)
-              OR (old.purchases = 0 AND new.purchases > 0) AS gaining
+    SET played = d.played OR excluded.played, paid = d.paid OR excluded.paid
+    RETURNING new.game_id, new.day, new.player_id, new.played, new.paid,
+              old.played IS NULL OR (new.played AND NOT old.played)
+              OR (new.paid AND NOT old.paid) AS gaining
 ),
 gained AS (
     SELECT c.game_id, c.day, c.player_id, NOT b.existed AS active,
@@ -142,11 +172,21 @@ gained AS (
     FROM (SELECT game_id, day, player_id, bool_or(played) AS played, bool_or(paid) AS paid
           FROM up WHERE gaining GROUP BY 1, 2, 3) c
     CROSS JOIN LATERAL (
-        SELECT count(*) > 0 AS existed, bool_or(d.sessions > 0) AS played,
-               bool_or(d.purchases > 0) AS paid
+        SELECT count(*) > 0 AS existed, bool_or(d.played) AS played, bool_or(d.paid) AS paid
         FROM player_days d
         WHERE d.game_id = c.game_id AND d.day = c.day AND d.player_id = c.player_id
     ) b
+),
+segments AS (
+    INSERT INTO segment_days AS s (game_id, day, platform, country, app_version, events,
+                                   sessions, session_seconds, purchases)
+    SELECT game_id, day, platform, country, app_version, sum(events), sum(sessions),
+           sum(session_seconds), sum(purchases)
+    FROM batch GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (game_id, day, platform, country, app_version) DO UPDATE
+    SET events = s.events + excluded.events, sessions = s.sessions + excluded.sessions,
+        session_seconds = s.session_seconds + excluded.session_seconds,
+        purchases = s.purchases + excluded.purchases
 ),
 cohorts AS (
     INSERT INTO cohort_activity AS c (game_id, first_day, day_n, platform, country,

@@ -8,16 +8,26 @@ import psycopg
 _PLAYER_DAYS_FROM_EVENTS = """
 SELECT (event_time AT TIME ZONE 'UTC')::date, player_id,
        coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, ''),
+       bool_or(event_type = 'session_end'), bool_or(event_type = 'purchase')
+FROM events WHERE game_id = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+"""
+_PLAYER_DAYS = """
+SELECT day, player_id, platform, country, app_version, played, paid
+FROM player_days WHERE game_id = %s ORDER BY 1, 2, 3, 4, 5
+"""
+_SEGMENT_DAYS_FROM_EVENTS = """
+SELECT (event_time AT TIME ZONE 'UTC')::date,
+       coalesce(platform, ''), coalesce(country, ''), coalesce(app_version, ''),
        count(*), count(*) FILTER (WHERE event_type = 'session_end'),
        round(coalesce(sum(duration_seconds)
              FILTER (WHERE event_type = 'session_end'), 0)::numeric, 6),
        count(*) FILTER (WHERE event_type = 'purchase')
-FROM events WHERE game_id = %s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+FROM events WHERE game_id = %s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 """
-_PLAYER_DAYS = """
-SELECT day, player_id, platform, country, app_version, events, sessions,
+_SEGMENT_DAYS = """
+SELECT day, platform, country, app_version, events, sessions,
        round(session_seconds::numeric, 6), purchases
-FROM player_days WHERE game_id = %s ORDER BY 1, 2, 3, 4, 5
+FROM segment_days WHERE game_id = %s ORDER BY 1, 2, 3, 4
 """
 _PLAYERS_FROM_EVENTS = """
 SELECT DISTINCT ON (player_id) player_id, event_time, (event_time AT TIME ZONE 'UTC')::date,
@@ -95,6 +105,7 @@ _LIVE_PLAYERS = "SELECT player_id, last_received FROM live_players WHERE game_id
 
 PAIRS = {
     "player_days": (_PLAYER_DAYS, _PLAYER_DAYS_FROM_EVENTS),
+    "segment_days": (_SEGMENT_DAYS, _SEGMENT_DAYS_FROM_EVENTS),
     "players": (_PLAYERS, _PLAYERS_FROM_EVENTS),
     "daily_revenue": (_REVENUE, _REVENUE_FROM_EVENTS),
     "daily_stats": (_DAILY_STATS, _DAILY_STATS_FROM_EVENTS),

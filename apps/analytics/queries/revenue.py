@@ -34,7 +34,7 @@ GROUP BY 1, 2
 # divisor), and the distinct players with a purchase in the bucket.
 _PLAYERS = """
 SELECT {bucket}, count(*), count(DISTINCT player_id) FILTER (WHERE paid)
-FROM (SELECT day, player_id, bool_or(purchases > 0) AS paid FROM player_days
+FROM (SELECT day, player_id, bool_or(paid) AS paid FROM player_days
       WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
       GROUP BY day, player_id) AS player_day
 GROUP BY 1

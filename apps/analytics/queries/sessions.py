@@ -1,9 +1,10 @@
 """sessions: session_end events per bucket, the distinct players among them, mean duration.
 
-Filters on each event's own attributes. `player_days.sessions` counts a
-player-day's session_end events and `session_seconds` sums their
-`duration_seconds` (required on session_end), so the mean is their ratio.
-Per day without a filter, `daily_stats` holds the same per game and day.
+Filters on each event's own attributes. `segment_days.sessions` counts a
+day's session_end events in a segment and `session_seconds` sums their
+`duration_seconds` (required on session_end), so the mean is their ratio;
+`player_days.played` marks a player-day with a session. Per day without a
+filter, `daily_stats` holds the same per game and day.
 """
 
 import uuid
@@ -22,12 +23,22 @@ from apps.analytics.queries.common import (
 from apps.analytics.results import SessionPoint, ratio
 from apps.core.periods import Granularity, Segment
 
+# Sessions and their seconds per day and segment come from segment_days; the distinct
+# players who played one, from player_days.
 _SESSIONS = """
-SELECT {bucket}, sum(sessions)::bigint,
-       count(DISTINCT player_id) FILTER (WHERE sessions > 0), sum(session_seconds)
-FROM player_days
-WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
-GROUP BY 1
+WITH s AS (
+    SELECT {bucket} AS bucket, sum(sessions)::bigint AS sessions,
+           sum(session_seconds) AS seconds
+    FROM segment_days
+    WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
+    GROUP BY 1
+), p AS (
+    SELECT {bucket} AS bucket, count(DISTINCT player_id) AS players
+    FROM player_days
+    WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s AND played{segment}
+    GROUP BY 1
+)
+SELECT s.bucket, s.sessions, coalesce(p.players, 0), s.seconds FROM s LEFT JOIN p USING (bucket)
 """
 _SESSIONS_DAILY = """
 SELECT {bucket}, sessions, session_players, session_seconds FROM daily_stats

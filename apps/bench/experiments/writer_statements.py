@@ -7,7 +7,7 @@ benchmark's events in 5,000-row batches, and prints the wall time of each
 statement per row (client and server; the transaction's commit is not one of
 them).
 
-    python -m apps.bench.experiments.writer_statements [rows]   # default 300,000
+    python -m apps.bench.experiments.writer_statements [rows] [--events-per-player N]
 """
 
 import tempfile
@@ -37,7 +37,14 @@ def main() -> None:
         default=300_000,
         help="rows written, in 5,000-row batches (default 300,000)",
     )
-    rows: int = parser.parse_args().rows
+    parser.add_argument(
+        "--events-per-player", type=int, default=0, metavar="N",
+        help="consecutive events of one player (default: a whole 100-event request)",
+    )  # fmt: skip
+    parser.add_argument("--players", type=int, default=20_000, metavar="N",
+                        help="players in the pool (default 20,000)")  # fmt: skip
+    args = parser.parse_args()
+    rows: int = args.rows
     folder = Path(tempfile.mkdtemp(prefix="writer-statements-"))
     pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
                           port=process.free_port())  # fmt: skip
@@ -61,8 +68,9 @@ def main() -> None:
         store.copy_rows = timed_copy  # type: ignore[assignment]
         psycopg.Cursor.execute = timed_execute  # type: ignore[method-assign]
         source = unique_requests(host="bench", port=1, path="/v1/events", headers={},
-                                 templates=200, events=100, phase=1, players=20_000,
-                                 now=datetime.now(UTC))  # fmt: skip
+                                 templates=200, events=100, phase=1, players=args.players,
+                                 now=datetime.now(UTC),
+                                 events_per_player=args.events_per_player)  # fmt: skip
         result = storage.writer_in_process(pg.url, source, rows, 5000)
         print(f"writer: {result.per_s:,.0f} rows/s, {1e6 / result.per_s:.1f} µs per row")
         for statement, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:

@@ -1,5 +1,6 @@
 """Requests from templates: valid, every event id new, players from the pool, markers where due."""
 
+import dataclasses
 from datetime import UTC, datetime
 
 import msgspec
@@ -101,3 +102,37 @@ def test_out_of_range_numbers_are_refused() -> None:
         id_suffix(0, 0, 16**8)
     with pytest.raises(ValueError, match="out of range"):
         marker_id(0, 10**9)
+
+
+@pytest.mark.parametrize("per_player", [1, 3, 10])
+def test_events_per_player_splits_a_request_among_players_of_its_template(
+    per_player: int,
+) -> None:
+    source = dataclasses.replace(_source(templates=5, events=10, players=100),
+                                 events_per_player=per_player)  # fmt: skip
+    seen: dict[str, set[tuple[object, ...]]] = {}
+    for seq in range(50):
+        events = msgspec.json.decode(body_of(source.request(0, seq)[0]))["events"]
+        players = [ev["player_id"] for ev in events]
+        runs = [players[i : i + per_player] for i in range(0, len(players), per_player)]
+        assert all(len(set(run)) == 1 for run in runs)  # N in a row from one player
+        assert len(set(players)) == len(runs)  # and a new player for each run
+        for ev in events:
+            seen.setdefault(ev["player_id"], set()).add((ev["platform"], ev["country"]))
+    assert all(len(s) == 1 for s in seen.values())  # a player keeps its template's segment
+    assert len(seen) > 10 // per_player
+
+
+def test_too_few_players_for_the_split_is_refused() -> None:
+    with pytest.raises(ValueError, match="raise players to at least 50"):
+        dataclasses.replace(_source(templates=5, events=10, players=20), events_per_player=1)
+
+
+def test_a_player_always_takes_the_same_slice_of_its_template() -> None:
+    source = dataclasses.replace(_source(templates=5, events=10, players=100),
+                                 events_per_player=2)  # fmt: skip
+    times: dict[str, set[str]] = {}
+    for seq in range(100):
+        for ev in msgspec.json.decode(body_of(source.request(0, seq)[0]))["events"]:
+            times.setdefault(ev["player_id"], set()).add(ev["timestamp"])
+    assert all(len(t) == 2 for t in times.values())  # never an earlier event than its first

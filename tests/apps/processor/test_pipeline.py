@@ -69,12 +69,18 @@ def test_events_sent_over_http_land_once_with_their_rollups(
             (game.game_id,),
         ).fetchall()
         ana = conn.execute(
-            "SELECT events, sessions, session_seconds, purchases, platform, country"
+            "SELECT played, paid, platform, country"
             " FROM player_days WHERE game_id = %s AND player_id = 'ana'",
             (game.game_id,),
         ).fetchall()
+        segments = conn.execute(
+            "SELECT events, sessions, session_seconds, purchases, platform, country"
+            " FROM segment_days WHERE game_id = %s",
+            (game.game_id,),
+        ).fetchall()
     assert revenue == [("EUR", 4.99, 1), ("JPY", 100.0, 1)]
-    assert ana == [(3, 1, 61.5, 1, "ios", "DE")]
+    assert ana == [(True, True, "ios", "DE")]
+    assert (3, 1, 61.5, 1, "ios", "DE") in segments
 
 
 def test_replaying_records_changes_nothing(
