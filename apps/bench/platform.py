@@ -66,6 +66,8 @@ class Platform:
     postgres_dsn: str
     game_id: str
     processor: ServiceUnit | None = None
+    spares: list[ServiceUnit] = field(default_factory=list)
+    """More processors of the same group, not started (the scale-out benchmark starts them)."""
 
     def stop_processor(self) -> None:
         """SIGTERM: the processor finishes its batch, commits and leaves the group."""
@@ -94,13 +96,16 @@ def own_platform(say: Callable[[str], None], *, workers: int = 1) -> Iterator[Ta
 
 
 def _unit(
-    service: services.Service, supplied: dict[Wire, str], logs: Path, extra: dict[str, str]
+    service: services.Service,
+    supplied: dict[Wire, str],
+    logs: Path,
+    extra: dict[str, str],
+    name: str | None = None,
 ) -> ServiceUnit:
     port = process.free_port()
     wired = for_service(service).wire(supplied | {Wire.HOST: LOOPBACK, Wire.PORT: str(port)})
-    return ServiceUnit(
-        service, port, {**os.environ, **wired, **extra}, logs / f"{service.name}.log"
-    )
+    log = logs / f"{name or service.name}.log"
+    return ServiceUnit(service, port, {**os.environ, **wired, **extra}, log)
 
 
 @contextlib.contextmanager
@@ -111,9 +116,11 @@ def platform(
     processor: bool = False,
     processor_env: dict[str, str] | None = None,
     postgres_settings: dict[str, str] | None = None,
+    spare_processors: int = 0,
 ) -> Iterator[Platform]:
     """The own platform, with the processor service when `processor` (`processor_env`: extra
-    processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options)."""
+    processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options;
+    `spare_processors`: more processors of the same group, created but not started)."""
     import psycopg
 
     from apps.store.games import create_game
@@ -159,6 +166,12 @@ def platform(
                 say(f"starting processor service on port {consumer.port}...")
                 consumer.start()
                 running.units.append(consumer)
+            spares = []
+            for i in range(spare_processors):
+                unit = _unit(services.PROCESSOR, supplied, logs, dict(processor_env or {}),
+                             name=f"processor-{i + 2}")  # fmt: skip
+                running.units.append(unit)
+                spares.append(unit)
             pids = {
                 name: proc.pid
                 for name, proc in (
@@ -171,6 +184,6 @@ def platform(
                 if proc is not None
             }
             target = Target(ingest.url, issued.ingest_key, kafka.url, pids, logs)
-            yield Platform(target, pg.url, str(issued.game_id), consumer)
+            yield Platform(target, pg.url, str(issued.game_id), consumer, spares)
         finally:
             running.stop_all()

@@ -101,6 +101,28 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.set_defaults(handler=run_pipeline)
 
     q = benches.add_parser(
+        "scale",
+        help="drain rate of 1 and 2 processors of one group on the same backlog",
+        description=(
+            "For each processor count, on a fresh own platform: build a backlog with the "
+            "processors stopped (closed-loop ingest, unique event ids), start that many "
+            "processors of one consumer group together, and measure the steady drain rate "
+            "(10%% to 90%% of the backlog stored, all processors together), with an end check."
+        ),
+    )
+    q.add_argument("--processors", type=_positive_ints, default=(1, 2), metavar="N[,N...]",
+                   help="processor counts to compare (default 1,2; at most the local "
+                        "partitions)")  # fmt: skip
+    q.add_argument("--backlog-seconds", type=_positive_float, default=20.0, metavar="S",
+                   help="seconds of closed-loop ingest that build the backlog (20)")  # fmt: skip
+    q.add_argument("--events-per-player", type=_positive_int, default=10, metavar="N",
+                   help="consecutive events of one player in a request (default 10)")  # fmt: skip
+    q.add_argument("--players", type=_positive_int, default=50_000, metavar="N",
+                   help="players the requests come from (default 50,000)")  # fmt: skip
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=run_scale)
+
+    q = benches.add_parser(
         "analytics",
         help="warm p50/p95 of the analytics queries on a generated game, against raw SQL",
         description=(
@@ -274,6 +296,25 @@ def run_pipeline(args: argparse.Namespace) -> int:
     elif len(reports) > 1:
         print("\nside by side (each run with its own baselines):")
         print(pipeline.side_by_side(reports))
+    return 0
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
+    import msgspec
+
+    from apps.bench import scale
+
+    options = scale.ScaleOptions(
+        processors=args.processors,
+        backlog_seconds=args.backlog_seconds,
+        events_per_player=args.events_per_player,
+        players=args.players,
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = scale.run(options, _say)
+    print(msgspec.json.encode(result).decode() if args.json else scale.render(result))
     return 0
 
 

@@ -32,8 +32,18 @@ class ServiceUnit:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Spawn the service and block until it is healthy (StartFailed otherwise)."""
+        self.launch()
+        self.wait_healthy()
+
+    def launch(self) -> None:
+        """Spawn it without waiting; from the thread that outlives it (the child dies with
+        the thread that spawned it: PR_SET_PDEATHSIG)."""
         argv = [sys.executable, "-m", "apps.cli.main", "serve", self.service.name]
         self.proc = process.spawn(argv, log_path=self.log_path, env=self.env)
+
+    def wait_healthy(self) -> None:
+        assert self.proc is not None, "launch() first"
         process.wait_until(
             self._healthy, timeout=60, what=f"service {self.name}", proc=self.proc,
             log_path=self.log_path,
