@@ -14,6 +14,8 @@ measured. docs/benchmarks.md holds their results and says which choice each back
   the consumers' fetch wait, the local topic's partitions).
 - `resume_latency`: how long a resumed consumer waits for its next record (why the
   processor does not pause its partitions between batches).
+- `writer_ab`: the processor's writer of a revision against the working tree's,
+  interleaved batch by batch (how each change to the store path was kept or not).
 - `writer_statements`: the processor writer's time, statement by statement.
 """
 
