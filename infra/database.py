@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from apps.core.database import POSTGRES_MAJOR
 from infra.datastore import client_security_group, json_secret
 from infra.kms import encryption_key
 from infra.outputs import secret
@@ -26,7 +27,9 @@ from infra.outputs import secret
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
     instance_class: str = "db.m7g.large"
-    engine_version: str = "17"
+    engine_version: str = str(POSTGRES_MAJOR)
+    """The major, or major.minor; at least apps.core.database.POSTGRES_MAJOR (checked when the
+    stack configuration is read)."""
     allocated_storage_gib: int = 100
     max_allocated_storage_gib: int = 500
     multi_az: bool = True

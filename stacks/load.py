@@ -15,6 +15,7 @@ from typing import Final, cast
 
 import yaml
 
+from apps.core.database import POSTGRES_MAJOR
 from infra.cache import CacheConfig
 from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig
 from infra.database import DatabaseConfig
@@ -172,7 +173,7 @@ def _database(s: Section) -> DatabaseConfig:
         instance_class=s.string(
             "instanceClass", d.instance_class, pattern=r"db\.[a-z0-9]+\.[a-z0-9]+"
         ),
-        engine_version=s.string("engineVersion", d.engine_version, pattern=r"1[4-9](\.\d+)?"),
+        engine_version=s.string("engineVersion", d.engine_version, pattern=r"[1-9]\d(\.\d+)?"),
         allocated_storage_gib=s.integer("allocatedStorageGib", d.allocated_storage_gib, 20, 65536),
         max_allocated_storage_gib=s.integer(
             "maxAllocatedStorageGib", d.max_allocated_storage_gib, 20, 65536
@@ -191,6 +192,11 @@ def _database(s: Section) -> DatabaseConfig:
         raise ConfigError(
             f"{s.key}.performanceInsightsRetentionDays: expected 7, a multiple of 31 "
             f"(months) or 731, got {days}"
+        )
+    if int(db.major_version) < POSTGRES_MAJOR:
+        raise ConfigError(
+            f"{s.key}.engineVersion: expected PostgreSQL {POSTGRES_MAJOR} or newer (the "
+            f"processor's SQL returns old and new rows of an upsert), got {db.engine_version!r}"
         )
     if db.max_allocated_storage_gib < db.allocated_storage_gib:
         raise ConfigError(

@@ -5,7 +5,16 @@ from importlib import resources
 
 import psycopg
 
+from apps.core.database import POSTGRES_MAJOR
+from apps.core.errors import GameMetricsError
+
 log = logging.getLogger(__name__)
+
+
+class UnsupportedServer(GameMetricsError):
+    """The PostgreSQL server is older than the store's SQL needs."""
+
+
 _LOCK_ID = 0x67616D65  # pg_advisory_xact_lock key: "game"
 
 
@@ -22,6 +31,12 @@ def migrate(dsn: str) -> list[str]:
     """Apply what is missing, each migration in its own transaction; returns what was applied."""
     applied: list[str] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
+        major = conn.info.server_version // 10000
+        if major < POSTGRES_MAJOR:
+            raise UnsupportedServer(
+                f"PostgreSQL {major} at {conn.info.host}:{conn.info.port}; GameMetrics needs "
+                f"{POSTGRES_MAJOR} or newer (the processor's upserts return old and new rows)"
+            )
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -2,6 +2,7 @@
 
 import json
 
+from apps.core.database import POSTGRES_MAJOR
 from infra.database import Database, DatabaseArgs, DatabaseConfig
 from infra.network import plan_subnets
 from stacks.offline.preview import Plan, Secret, run_program
@@ -60,7 +61,7 @@ def test_backups_and_point_in_time_recovery_follow_the_stack(plans: dict[str, Pl
 
 def test_parameter_group_loads_pg_stat_statements_and_logs(dev: Plan) -> None:
     group = dev.one("aws:rds/parameterGroup:ParameterGroup").plain
-    assert group["family"] == "postgres17"
+    assert group["family"] == f"postgres{POSTGRES_MAJOR}"
     params = {p["name"]: p["value"] for p in group["parameters"]}
     assert params["shared_preload_libraries"] == "pg_stat_statements"
     assert params["rds.force_ssl"] == "1"

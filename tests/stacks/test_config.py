@@ -140,6 +140,11 @@ def test_a_missing_required_key_is_named(missing: str, message: str) -> None:
         ),
         ("database", "not json", "gamemetrics:database: expected a mapping of settings"),
         (
+            "database",
+            {"engineVersion": "17"},
+            "gamemetrics:database.engineVersion: expected PostgreSQL 18 or newer",
+        ),
+        (
             "network",
             {"cidr": "8.8.0.0/16"},
             "gamemetrics:network.cidr: expected a private IPv4 block from /16 to /20",
