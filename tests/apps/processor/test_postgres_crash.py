@@ -37,7 +37,8 @@ def test_postgres_killed_mid_stream_recovers_with_nothing_lost_or_doubled(
     pipeline: Pipeline,
 ) -> None:
     with psycopg.connect(pipeline.pg.url) as conn:
-        settings = dict(conn.execute("SELECT name, setting FROM pg_settings").fetchall())
+        rows = conn.execute("SELECT name, setting FROM pg_settings").fetchall()
+    settings: dict[str, str] = dict(rows)
     assert {k: settings[k] for k in DURABLE} == DURABLE
 
     processor = ProcessorProcess(
