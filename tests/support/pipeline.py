@@ -19,7 +19,9 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from confluent_kafka import Consumer, TopicPartition
 
+from apps.core.topics import EVENTS
 from apps.kafka.admin import ensure_topics
 from apps.local.process import free_port
 from apps.local.servers import EmbeddedPostgres, Tansu
@@ -172,6 +174,17 @@ def everything_stored_once(
     assert not missing, f"{len(missing)} acknowledged events were lost"
     assert not extra, f"{len(extra)} events stored that were never acknowledged"
     assert rollup_differences(pipeline.pg.url, pipeline.game.game_id) == {}
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str = EVENTS.name) -> dict[int, int]:
+    """The group's committed offset of each partition of `topic` (negative: none yet)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        tps = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in tps}
 
 
 def rows_stored(processor: ProcessorProcess) -> float:

@@ -1,9 +1,11 @@
-"""Two processors in one group while events stream in: one joins, one is killed, one leaves.
+"""Two processors in one group while events stream in: a second joins, the first leaves.
 
-Each rebalance moves partitions between members mid-stream: a batch written
-but not committed by the member that lost its partition is replayed by the
-one that gained it. Nothing acknowledged may be lost or stored twice, and the
-rollups must equal a recomputation.
+Each rebalance moves a partition between members mid-stream: a batch written
+but not committed by the member that lost it is replayed by the one that
+gained it. The first leaves by SIGKILL (its partition moves once its session
+times out) or by a clean stop (it hands the partition over). Either way the
+second ends up committing on every partition, and nothing acknowledged may be
+lost or stored twice, with the rollups equal to a recomputation.
 """
 
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 from tests.support.pipeline import (
     Pipeline,
     Senders,
+    committed_offsets,
     everything_stored_once,
     own_pipeline,
     rows_stored,
@@ -29,33 +32,35 @@ def pipeline(tmp_path: Path, endpoints: Endpoints) -> Iterator[Pipeline]:
 
 
 @pytest.mark.slow
-def test_processors_joining_killed_and_leaving_lose_and_double_nothing(
-    pipeline: Pipeline,
+@pytest.mark.parametrize("leaves", ["killed", "stopped"])
+def test_a_second_processor_joins_and_the_first_leaves_under_load(
+    pipeline: Pipeline, leaves: str
 ) -> None:
     settings = processor_settings(pipeline.pg.url, pipeline.broker.url, max_batch=500)
     first = ProcessorProcess(settings, pipeline.logs / "first.log")
     second = ProcessorProcess(settings, pipeline.logs / "second.log")
-
-    def progress(events: int) -> None:
-        target = max(pipeline.stored(), 0) + events
-        poll_until(lambda: pipeline.stored() >= target, timeout=60, what=f"{events} more stored")
-
+    bootstrap, group = pipeline.broker.url, settings.group_id
     first.start()
     try:
         with running_ingest(ingest_settings(pipeline.endpoints)) as ingest:
             senders = Senders(ingest.url, pipeline.game, threads=2).start()
-            progress(1000)
+            poll_until(lambda: pipeline.stored() >= 1000, timeout=60, what="progress")
             second.start()  # joins: takes one of the two partitions under load
             poll_until(lambda: rows_stored(second) > 0, timeout=30, what="the second to store")
-            progress(1000)
-            first.kill()  # the second takes its partition once its session times out
-            progress(1000)
-            first.start()  # joins again
-            poll_until(lambda: rows_stored(first) > 0, timeout=30, what="the first to store")
-            second.stop()  # leaves cleanly: its partition goes back to the first
-            progress(1000)
+            if leaves == "killed":
+                first.kill()
+            else:
+                first.stop()  # finishes and commits its batches, then leaves the group
+            before = committed_offsets(bootstrap, group)  # the first commits no more
+
+            def all_advanced() -> bool:
+                now = committed_offsets(bootstrap, group)
+                return all(now[p] > offset for p, offset in before.items())
+
+            # Only the second is left: commits moving on every partition are its own.
+            poll_until(all_advanced, timeout=30, what="the second to take every partition")
             accepted = senders.finish()
-        everything_stored_once(pipeline, accepted, first)
+        everything_stored_once(pipeline, accepted, second)
     finally:
         second.stop()
         first.stop()
