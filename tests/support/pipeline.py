@@ -187,12 +187,16 @@ def committed_offsets(bootstrap: str, group: str, topic: str = EVENTS.name) -> d
     return {tp.partition: tp.offset for tp in tps}
 
 
-def rows_stored(processor: ProcessorProcess) -> float:
-    """The processor's own count of rows it stored for the first time (its /metrics)."""
+def metric(processor: ProcessorProcess, name: str) -> float:
+    """One sample of the processor's /metrics, by its name and labels as exported."""
     text = httpx.get(processor.url + "/metrics", timeout=5).text
-    name = 'gm_processor_rows_total{outcome="stored"}'
-    [line] = [m for m in text.splitlines() if m.startswith(name)]
+    [line] = [m for m in text.splitlines() if m.startswith(name + " ")]
     return float(line.split()[-1])
+
+
+def rows_stored(processor: ProcessorProcess) -> float:
+    """The processor's own count of rows it stored for the first time."""
+    return metric(processor, 'gm_processor_rows_total{outcome="stored"}')
 
 
 class IngestProcess:

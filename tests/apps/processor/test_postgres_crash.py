@@ -18,6 +18,7 @@ from tests.support.pipeline import (
     Senders,
     everything_stored_once,
     kill_postgres,
+    metric,
     own_pipeline,
 )
 from tests.support.processor import ProcessorProcess, poll_until, processor_settings
@@ -46,6 +47,8 @@ def test_postgres_killed_mid_stream_recovers_with_nothing_lost_or_doubled(
         pipeline.logs / "processor.log",
     )
     processor.start()
+    assert processor.proc is not None
+    pid = processor.proc.pid
     try:
         with running_ingest(ingest_settings(pipeline.endpoints)) as ingest:
             senders = Senders(ingest.url, pipeline.game, threads=2).start()
@@ -62,5 +65,9 @@ def test_postgres_killed_mid_stream_recovers_with_nothing_lost_or_doubled(
             poll_until(lambda: pipeline.stored() > 0, timeout=60, what="PostgreSQL back")
             accepted = senders.finish()
         everything_stored_once(pipeline, accepted, processor)
+        # The same processor waited the crash out and wrote again: it was never restarted.
+        assert processor.proc.pid == pid
+        assert processor.proc.poll() is None
+        assert metric(processor, "gm_processor_database_errors_total") > 0
     finally:
         processor.stop()
