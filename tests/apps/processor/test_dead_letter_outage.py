@@ -19,8 +19,9 @@ from apps.core.events import StoredEvent, encode_stored
 from apps.core.topics import EVENTS, EVENTS_DLQ
 from apps.kafka.admin import ensure_topics
 from tests.conftest import GameKey
+from tests.support.brokers import CustomTansu
 from tests.support.factory import stored_event
-from tests.support.kafka_proxy import KafkaProxy, ProxiedTansu, proxied_broker
+from tests.support.kafka_proxy import KafkaProxy, proxied_broker
 from tests.support.processor import (
     poll_until,
     processor_settings,
@@ -35,7 +36,7 @@ GROUP = f"dlq-outage-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[ProxiedTansu, KafkaProxy]]:
+def broker(tmp_path: Path) -> Iterator[tuple[CustomTansu, KafkaProxy]]:
     broker, proxy = proxied_broker(tmp_path / "kafka.log")
     try:
         ensure_topics(broker.url, "local")
@@ -76,7 +77,7 @@ def events_of(game: GameKey, player: str, n: int) -> list[StoredEvent]:
 
 @pytest.mark.slow
 def test_poison_waits_for_the_dead_letter_topic_then_lands_and_the_partition_flows(
-    endpoints: Endpoints, game: GameKey, broker: tuple[ProxiedTansu, KafkaProxy]
+    endpoints: Endpoints, game: GameKey, broker: tuple[CustomTansu, KafkaProxy]
 ) -> None:
     tansu, proxy = broker
     dsn, url = endpoints.postgres_dsn, tansu.url
