@@ -29,8 +29,9 @@ from apps.store import games
 from apps.store.migrate import migrate
 from tests.conftest import GameKey
 from tests.support.factory import batch, event
+from tests.support.poll import poll_until
 from tests.support.processes import alive, descendants
-from tests.support.processor import ProcessorProcess, poll_until
+from tests.support.processor import ProcessorProcess
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
 

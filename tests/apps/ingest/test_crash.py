@@ -19,7 +19,8 @@ from tests.support.pipeline import (
     everything_stored_once,
     own_pipeline,
 )
-from tests.support.processor import ProcessorProcess, poll_until, processor_settings
+from tests.support.poll import poll_until
+from tests.support.processor import ProcessorProcess, processor_settings
 from tests.support.servers import Endpoints
 
 

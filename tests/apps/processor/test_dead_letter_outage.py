@@ -22,11 +22,8 @@ from tests.conftest import GameKey
 from tests.support.brokers import CustomTansu
 from tests.support.factory import stored_event
 from tests.support.kafka_proxy import KafkaProxy, proxied_broker
-from tests.support.processor import (
-    poll_until,
-    processor_settings,
-    processor_thread,
-)
+from tests.support.poll import poll_until
+from tests.support.processor import processor_settings, processor_thread
 from tests.support.recompute import stored_ids
 from tests.support.servers import Endpoints
 from tests.support.topic import read_records

@@ -21,7 +21,8 @@ from tests.support.pipeline import (
     metric,
     own_pipeline,
 )
-from tests.support.processor import ProcessorProcess, poll_until, processor_settings
+from tests.support.poll import poll_until
+from tests.support.processor import ProcessorProcess, processor_settings
 from tests.support.servers import Endpoints, ingest_settings, running_ingest
 
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}

@@ -21,7 +21,8 @@ from tests.support.pipeline import (
     own_pipeline,
     rows_stored,
 )
-from tests.support.processor import ProcessorProcess, poll_until, processor_settings
+from tests.support.poll import poll_until
+from tests.support.processor import ProcessorProcess, processor_settings
 from tests.support.servers import Endpoints, ingest_settings, running_ingest
 
 
