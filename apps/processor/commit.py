@@ -10,8 +10,10 @@ one lane, finish in order.
 lane's write ended (`Lanes.gather`) or, at stop, for each batch in flight.
 It blocks while the database is down (`outage.retry`, which raises
 `Stopping` if asked to stop meanwhile: nothing is committed), until the
-dead-letter topic acknowledged (or raises `DeadLetterFailed`), and until the
-group coordinator answers the commit. A failed commit is logged, not raised:
+dead-letter topic acknowledged (while it does not, the partitions are paused
+and the letters sent again with the same backoff: the batch's offsets, and so
+its partitions' later records, wait behind them; `Stopping` if asked to stop),
+and until the group coordinator answers the commit. A failed commit is logged, not raised:
 the batch is stored, and whoever reads the partition next replays it
 harmlessly. It raises a write's error that is neither an outage nor rejected
 data. Then the lane is free (`lane.writing` is None).
@@ -23,11 +25,11 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from apps.processor.dlq import DeadLetters
-from apps.processor.errors import DATABASE_DOWN
+from apps.processor.dlq import DeadLetter, DeadLetters
+from apps.processor.errors import DATABASE_DOWN, DeadLetterFailed
 from apps.processor.lanes import Lane
 from apps.processor.metrics import ProcessorMetrics
-from apps.processor.outage import Outage
+from apps.processor.outage import FIRST_BACKOFF, MAX_BACKOFF, Outage
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +63,32 @@ class Committer:
             # duplicate: it is counted with the dead letters.
             metrics.rows.labels("duplicate").inc(written.received - written.stored - len(rejected))
         if batch.letters:
-            dead.send(batch.letters)
+            self._dead_letter(batch.letters, consumer, dead, stop)
             for letter in batch.letters:
                 metrics.dead_letters.labels(letter.code).inc()
         self._commit(consumer, batch.next_offsets)
         lane.writing = None
         metrics.batches.inc()
         metrics.batch_seconds.observe(time.perf_counter() - writing.started)
+
+    def _dead_letter(
+        self, letters: list[DeadLetter], consumer: Consumer, dead: DeadLetters,
+        stop: threading.Event,
+    ) -> None:  # fmt: skip
+        """Send until acknowledged: never commit past a letter, never drop one."""
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                dead.send(letters)
+            except DeadLetterFailed as e:
+                self._metrics.dead_letter_failures.inc()
+                log.warning("%s; retrying in %.1f s, partitions paused", e, backoff)
+                self._outage.back_off(consumer, backoff, stop)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if self._outage.resume(consumer):
+                log.info("dead-letter topic back; consuming again")
+            return
 
     def _commit(self, consumer: Consumer, next_offsets: dict[int, int]) -> None:
         if not next_offsets:

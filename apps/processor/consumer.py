@@ -60,10 +60,11 @@ class Processor:
     """The chain for one member of the consumer group.
 
     `run(stop)` is called once, on a thread of its own. It blocks until `stop` is set,
-    then finishes the batches in flight (unless the database is down: they are replayed)
-    and closes its clients. It raises, after closing, only what it cannot handle: a fatal
-    consumer error, a dead-letter topic that did not acknowledge, a database error that
-    is neither an outage nor rejected data.
+    then finishes the batches in flight (unless the database or the dead-letter topic is
+    down: they are replayed) and closes its clients. It raises, after closing, only what it
+    cannot handle: a fatal consumer error, a database error that is neither an outage nor
+    rejected data. A dead-letter topic that does not acknowledge is waited for, like the
+    database.
 
     Other threads may read at any time `heartbeat` (the loop's last turn, monotonic, also
     while waiting out an outage), `caught_up` (every assigned partition read to its end,
@@ -131,7 +132,10 @@ class Processor:
                 if lane.writing is not None:
                     finish(lane)
         except Stopping:
-            log.info("stopping while the database is unavailable; the batch will be replayed")
+            log.info(
+                "stopping while the database or the dead-letter topic is unavailable; "
+                "the batch will be replayed"
+            )
         finally:
             lanes.join()  # a write in flight ends before its connection closes
             consumer.close()

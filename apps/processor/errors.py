@@ -20,13 +20,13 @@ class ProcessorError(GameMetricsError):
 
 
 class Stopping(ProcessorError):
-    """Asked to stop while waiting for the database: leave without committing (the batch
-    is replayed by whoever reads the partition next)."""
+    """Asked to stop while waiting for the database or the dead-letter topic: leave without
+    committing (the batch is replayed by whoever reads the partition next)."""
 
 
 class DeadLetterFailed(ProcessorError):
     """The dead-letter topic did not acknowledge every letter: the offsets behind them
-    must not be committed, so the processor stops."""
+    must not be committed, so the letters are sent again after a backoff."""
 
 
 DATABASE_DOWN: Final = (psycopg.OperationalError, psycopg.InterfaceError)

@@ -20,6 +20,11 @@ class ProcessorMetrics:
             ["code"],
             registry=r,
         )
+        self.dead_letter_failures = Counter(
+            "gm_processor_dead_letter_failures_total",
+            "Sends to the dead-letter topic that were not acknowledged and were retried.",
+            registry=r,
+        )
         self.db_errors = Counter(
             "gm_processor_database_errors_total",
             "Batch writes that failed on a database error and were retried.",

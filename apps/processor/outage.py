@@ -18,6 +18,8 @@ Every call is made on the consuming thread:
   paused; never blocks.
 - `hold(consumer, partitions)` from the assignment callback: partitions
   assigned during an outage start paused too; never blocks.
+- `back_off(consumer, seconds, stop)` and `resume(consumer)`: the same wait
+  for another dependency (the dead-letter topic, `commit.py`).
 """
 
 import logging
@@ -32,8 +34,8 @@ from apps.processor.errors import DATABASE_DOWN, Stopping
 from apps.processor.metrics import ProcessorMetrics
 
 log = logging.getLogger(__name__)
-_FIRST_BACKOFF = 0.5
-_MAX_BACKOFF = 10.0
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 10.0
 _POLL_SECONDS = 0.1
 """How often the stop flag is looked at while backing off."""
 
@@ -57,7 +59,7 @@ class Outage:
     ) -> R:  # fmt: skip
         """Back off (`reset` first: drop the broken connection) and `write` again, until it
         lands. Blocks; raises `Stopping` when `stop` is set while backing off."""
-        backoff = _FIRST_BACKOFF
+        backoff = FIRST_BACKOFF
         while True:
             self.database_ok = False
             self._metrics.db_errors.inc()
@@ -65,8 +67,8 @@ class Outage:
                 "database unavailable (%s); retrying in %.1f s", type(error).__name__, backoff
             )
             reset()
-            self._wait(consumer, backoff, stop)
-            backoff = min(backoff * 2, _MAX_BACKOFF)
+            self.back_off(consumer, backoff, stop)
+            backoff = min(backoff * 2, MAX_BACKOFF)
             try:
                 return write()
             except DATABASE_DOWN as e:
@@ -74,19 +76,26 @@ class Outage:
 
     def answered(self, consumer: Consumer) -> None:
         """The database took a write: consume again if paused."""
-        if self.paused:
-            consumer.resume(list(consumer.assignment()))
-            self.paused = False
+        if self.resume(consumer):
             log.info("database back; consuming again")
         self.database_ok = True
+
+    def resume(self, consumer: Consumer) -> bool:
+        """Consume again if paused; whether it was."""
+        if not self.paused:
+            return False
+        consumer.resume(list(consumer.assignment()))
+        self.paused = False
+        return True
 
     def hold(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Newly assigned partitions wait with the others while paused."""
         if self.paused:
             consumer.pause(partitions)
 
-    def _wait(self, consumer: Consumer, seconds: float, stop: threading.Event) -> None:
-        """Back off without leaving the group: partitions paused, polling served."""
+    def back_off(self, consumer: Consumer, seconds: float, stop: threading.Event) -> None:
+        """Back off without leaving the group: partitions paused, polling served. Raises
+        `Stopping` when `stop` is set meanwhile."""
         if not self.paused:
             consumer.pause(list(consumer.assignment()))
             self.paused = True
