@@ -65,8 +65,8 @@ def ingest_settings(endpoints: Endpoints, **overrides: object) -> IngestSettings
 
 
 @contextmanager
-def running_ingest(settings: IngestSettings) -> Iterator[UvicornThread]:
-    server = UvicornThread(create_app(settings), free_port())
+def running_ingest(settings: IngestSettings, port: int | None = None) -> Iterator[UvicornThread]:
+    server = UvicornThread(create_app(settings), port or free_port())
     server.start()
     try:
         yield server

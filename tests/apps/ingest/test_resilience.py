@@ -1,11 +1,8 @@
 """Rate limiting per game, and 503 (nothing acknowledged) while the broker is down."""
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from apps.kafka.admin import ensure_topics
 from apps.local.process import free_port
@@ -48,15 +45,6 @@ def test_a_game_over_its_rate_gets_429_with_retry_after(
         lambda: send(client, limited, 1)[0].status_code == 202,
         timeout=15, what="the bucket to refill one token", every=0.2,
     )  # fmt: skip
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Tansu]:
-    broker = Tansu("kafka", tmp_path / "kafka.log", port=free_port())
-    broker.start()
-    ensure_topics(broker.url, "local")
-    yield broker
-    broker.stop(5)
 
 
 def test_broker_down_is_503_and_nothing_acknowledged_is_lost(
