@@ -109,6 +109,7 @@ class Sender:
         self.stop.set()
         assert self.thread is not None
         self.thread.join(30)
+        assert not self.thread.is_alive(), "the sender did not stop within 30 s"
         return self.accepted
 
 
