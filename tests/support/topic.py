@@ -1,8 +1,10 @@
-"""Reading back what reached a topic: every record up to its end, with no waiting on time.
+"""Reading back what reached a topic, and how far a consumer group got, with no waiting on time.
 
 The end is found through partition-EOF events, which come from fetch
 responses. (Tansu answers ListOffsets with the base offset of the last
 batch + 1, not the last record + 1, so get_watermark_offsets undercounts.)
+How far a group got is its committed offsets, compared with the offsets the
+broker acknowledged for records produced here (markers, replays).
 """
 
 import time
