@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -57,6 +58,16 @@ def analytics(endpoints: Endpoints) -> Iterator[UvicornThread]:
 
     with running_analytics(analytics_settings(endpoints)) as server:
         yield server
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Tansu]:
+    """A broker of the test's own, to stop and start (it comes back empty)."""
+    broker = Tansu("kafka", tmp_path / "kafka.log", port=free_port())
+    broker.start()
+    ensure_topics(broker.url, "local")
+    yield broker
+    broker.stop(5)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from tests.support.oracle import (
     Series,
     accepted,
 )
-from tests.support.processor import poll_until
+from tests.support.poll import poll_until
 
 LATE_HORIZON_DAYS: Final = 400
 OLDEST_DAYS: Final = 110

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,17 +17,35 @@ from apps.core.settings.processor import ProcessorSettings
 from apps.local.process import free_port
 from apps.processor.consumer import Processor
 from apps.processor.metrics import ProcessorMetrics
+from tests.support.poll import poll_until
+from tests.support.topic import consumed_past, mark_partitions, start_group_at_end
 
 
 def processor_settings(
     postgres_dsn: str, kafka_bootstrap: str, **overrides: object
 ) -> ProcessorSettings:
+    """Settings of a test processor with a consumer group of its own.
+
+    A group shared with the processor of another test module would make this
+    one wait for a rebalance behind a member that left (Tansu kept a group
+    stuck over 40 s after a member stopped mid-join). The new group starts at
+    the end of the topic: what earlier modules sent is theirs.
+    """
     base = ProcessorSettings(
         postgres_dsn=postgres_dsn,
         kafka_bootstrap=kafka_bootstrap,
         batch_wait=timedelta(milliseconds=50),
     )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    settings = replace(base, **overrides)  # type: ignore[arg-type]
+    if "group_id" not in overrides:
+        group = f"test-processor-{uuid.uuid4().hex[:12]}"
+        start_group_at_end(kafka_bootstrap, settings.events_topic, group)
+        settings = replace(settings, group_id=group)
+    return settings
+
+
+STOP_TIMEOUT_S = 30
+"""A stopped processor finishes the batches in flight and leaves its group within this."""
 
 
 @dataclass
@@ -52,15 +70,33 @@ def processor_thread(
         except BaseException as e:  # surfaced to the test at exit
             failure.append(e)
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, name=f"processor {settings.group_id}", daemon=True)
     thread.start()
     try:
         yield ThreadedProcessor(processor, metrics)
     finally:
         stop.set()
-        thread.join(30)
+        thread.join(STOP_TIMEOUT_S)
+    # A processor still running would keep consuming into the next test's data.
+    assert not thread.is_alive(), f"the processor did not stop within {STOP_TIMEOUT_S} s"
     if failure:
         raise failure[0]
+
+
+def settle(running: ThreadedProcessor, timeout: float = 60) -> None:
+    """Wait until everything on the processor's topic so far is stored and committed.
+
+    A marker record goes to the end of every partition. A partition is read in
+    order and its offsets are committed only after the transaction that
+    stored what came before: the group's committed offset passing the marker
+    proves the rest, however slow the machine.
+    """
+    s = running.processor.settings
+    marks = mark_partitions(s.kafka_bootstrap, s.events_topic)
+    poll_until(
+        lambda: consumed_past(s.kafka_bootstrap, s.events_topic, s.group_id, marks),
+        timeout=timeout, what="the processor to store and commit what was sent", every=0.1,
+    )  # fmt: skip
 
 
 class ProcessorProcess:
@@ -115,14 +151,3 @@ class ProcessorProcess:
         except (httpx.TransportError, ValueError):
             return False
         return bool(state["caught_up"]) and state["lag"] == 0
-
-
-def poll_until(
-    check: Callable[[], bool], *, timeout: float, what: str, every: float = 0.05
-) -> None:
-    """Poll `check` until it holds; fail the test with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)

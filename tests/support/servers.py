@@ -1,5 +1,6 @@
 """Real servers for tests: the project's own embedded servers, and the ingestion API on uvicorn."""
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ class UvicornThread:
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
 
     def start(self, timeout: float = 30) -> None:
@@ -42,9 +44,14 @@ class UvicornThread:
                 raise RuntimeError("ingest server did not start")
             time.sleep(0.01)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """Shut the server down and prove it: the thread ended and the port is closed."""
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the server at {self.url} did not stop in {timeout} s"
+        with socket.socket() as probe:
+            refused = probe.connect_ex(("127.0.0.1", self.port)) != 0
+        assert refused, f"{self.url} still accepts connections after the server stopped"
 
 
 def ingest_settings(endpoints: Endpoints, **overrides: object) -> IngestSettings:
@@ -58,8 +65,8 @@ def ingest_settings(endpoints: Endpoints, **overrides: object) -> IngestSettings
 
 
 @contextmanager
-def running_ingest(settings: IngestSettings) -> Iterator[UvicornThread]:
-    server = UvicornThread(create_app(settings), free_port())
+def running_ingest(settings: IngestSettings, port: int | None = None) -> Iterator[UvicornThread]:
+    server = UvicornThread(create_app(settings), port or free_port())
     server.start()
     try:
         yield server

@@ -1,19 +1,22 @@
-"""Reading back what reached a topic: every record up to its end, with no waiting on time.
+"""Reading back what reached a topic, and how far a consumer group got, with no waiting on time.
 
 The end is found through partition-EOF events, which come from fetch
 responses. (Tansu answers ListOffsets with the base offset of the last
 batch + 1, not the last record + 1, so get_watermark_offsets undercounts.)
+How far a group got is its committed offsets, compared with the offsets the
+broker acknowledged for records produced here (markers, replays).
 """
 
 import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from apps.core.events import StoredEvent, decode_stored, encode_stored
 from apps.core.topics import EVENTS
+from tests.support.factory import stored_event
 
 Record = tuple[bytes | None, bytes, dict[str, bytes]]
 
@@ -80,3 +83,59 @@ def events_of_game(bootstrap: str, game_id: uuid.UUID | str) -> list[StoredEvent
         for key, value in read_all(bootstrap)
         if key is not None and key.startswith(wanted)
     ]
+
+
+def start_group_at_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commit, for a new consumer group, the current end of every partition of `topic`.
+
+    Tansu's end may lie inside the last batch (see above): the group then
+    reads that batch's tail again, which storage absorbs as duplicates.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = []
+        for p in partitions:
+            _, end = consumer.get_watermark_offsets(TopicPartition(topic, p), 10)
+            ends.append(TopicPartition(topic, p, end))
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def committed(bootstrap: str, topic: str, group: str) -> dict[int, int]:
+    """The offsets `group` committed on `topic`, by partition (-1001: none yet)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: tp.offset for tp in found}
+    finally:
+        consumer.close()
+
+
+def mark_partitions(bootstrap: str, topic: str = EVENTS.name) -> dict[int, int]:
+    """Put one marker record (a valid event of a game of its own) at the end of every
+    partition of `topic`; returns the offset of each marker by partition."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    partitions = producer.list_topics(topic, timeout=10).topics[topic].partitions
+    marker = stored_event(uuid.uuid4(), "marker")
+    offsets: dict[int, int] = {}
+
+    def delivered(err: KafkaError | None, msg: Message) -> None:
+        if err is None and msg.offset() is not None:
+            offsets[msg.partition() or 0] = msg.offset() or 0
+
+    for p in partitions:
+        producer.produce(topic, encode_stored(marker), marker.partition_key, partition=p,
+                         on_delivery=delivered)  # fmt: skip
+        marker = stored_event(uuid.UUID(marker.game_id), "marker")
+    if producer.flush(10) or len(offsets) != len(partitions):
+        raise TimeoutError(f"markers for {topic} not acknowledged within 10 s")
+    return offsets
+
+
+def consumed_past(bootstrap: str, topic: str, group: str, offsets: dict[int, int]) -> bool:
+    """Whether `group` committed, on every partition named, an offset beyond the one given."""
+    done = committed(bootstrap, topic, group)
+    return all(done.get(p, -1) > offset for p, offset in offsets.items())

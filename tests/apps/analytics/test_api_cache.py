@@ -22,9 +22,9 @@ from tests.support.analytics import (
     running_analytics,
 )
 from tests.support.factory import batch, event, now
+from tests.support.poll import poll_until
 from tests.support.processor import (
     ThreadedProcessor,
-    poll_until,
     processor_settings,
     processor_thread,
 )

@@ -15,9 +15,9 @@ from apps.core.settings.analytics import usd_rates
 from tests.conftest import GameKey
 from tests.support.analytics import analyst_token, analytics_settings, graphql, running_analytics
 from tests.support.factory import batch, event, iso, now
+from tests.support.poll import poll_until
 from tests.support.processor import (
     ThreadedProcessor,
-    poll_until,
     processor_settings,
     processor_thread,
 )

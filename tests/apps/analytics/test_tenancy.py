@@ -35,9 +35,9 @@ from tests.support.oracle import (
     Retention,
     differences,
 )
+from tests.support.poll import poll_until
 from tests.support.processor import (
     ThreadedProcessor,
-    poll_until,
     processor_settings,
     processor_thread,
 )

@@ -178,7 +178,8 @@ def test_closed_loop_against_a_stub(stub_port: int) -> None:
         expected_body=OK_BODY, connections=4, duration=0.5, warmup=0.1,
     )  # fmt: skip
     tally = run_process(spec, 0, time.time())
-    assert tally.statuses[202] > 20
+    # How many fit in the window depends on the machine's speed; the accounting does not.
+    assert tally.statuses[202] > 0
     assert tally.events == 100 * tally.statuses[202]
     assert not tally.errors
     assert tally.partial == 0
@@ -192,7 +193,9 @@ def test_open_loop_keeps_the_rate_and_counts_partial_bodies(stub_port: int) -> N
         rate=100.0,
     )  # fmt: skip
     tally = run_process(spec, 0, time.time())
-    assert 90 <= tally.statuses[202] <= 101
+    # Every slot due in the 1 s window is sent, late if the machine is slow (missed only
+    # past the 10 s timeout): 100 slots, give or take one at each edge of the window.
+    assert 99 <= tally.statuses[202] <= 101
     # the stub accepts 100 of the 200 events: partial, counted from its body
     assert tally.partial == tally.statuses[202]
     assert tally.events == 100 * tally.statuses[202]

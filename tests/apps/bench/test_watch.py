@@ -2,13 +2,13 @@
 
 import os
 import sys
-import time
 
 import pytest
 from prometheus_client import generate_latest
 
 from apps.bench.watch import RssSample, RssSampler, max_rss, parse_metrics, rss_of, vm_rss_bytes
 from apps.processor.metrics import ProcessorMetrics
+from tests.support.poll import poll_until
 
 STATUS = "Name:\tpython\nVmPeak:\t  300000 kB\nVmRSS:\t  123456 kB\nThreads:\t4\n"
 METRICS = """# HELP gm_processor_rows_total Records written.
@@ -38,10 +38,14 @@ def test_own_rss_and_the_sampler() -> None:
     assert rss_of(2**22 + 12345) is None
     sampler = RssSampler(os.getpid, interval=0.01).start()
     sampler.label("busy")
-    time.sleep(0.1)
+    poll_until(
+        lambda: any(s.label == "busy" for s in sampler.samples()),
+        timeout=10, what="a sample under the new label",
+    )  # fmt: skip
     samples = sampler.stop()
-    assert samples
-    assert all(s.label in ("start", "busy") for s in samples)
+    assert {s.label for s in samples} <= {"start", "busy"}
+    assert all(s.rss > 1024 * 1024 for s in samples)
+    assert [s.at for s in samples] == sorted(s.at for s in samples)
 
 
 def test_max_rss_by_label() -> None:

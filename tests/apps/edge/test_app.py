@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -147,10 +146,9 @@ def test_a_hanging_check_is_bounded(
 ) -> None:
     monkeypatch.setattr(probes, "CHECK_TIMEOUT_S", 0.2)
     state.slow = True
-    started = time.monotonic()
     r = client.get("/ready")
+    # Unbounded, the check would answer after its 10 s sleep with "all brokers down".
     assert r.json()["checks"]["kafka"] == "unreachable (TimeoutError)"
-    assert time.monotonic() - started < 5
 
 
 def test_metrics_are_the_services_registry(client: Client) -> None:

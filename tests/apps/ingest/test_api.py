@@ -13,7 +13,7 @@ from apps.core import limits
 from apps.store import games
 from tests.conftest import GameKey, new_game
 from tests.support.factory import batch, event, iso, now
-from tests.support.processor import poll_until
+from tests.support.keys import refused_soon
 from tests.support.servers import Endpoints
 from tests.support.topic import events_of_game
 
@@ -112,19 +112,8 @@ def test_missing_unknown_and_revoked_keys_are_401(
     with psycopg.connect(endpoints.postgres_dsn) as conn:
         games.revoke_keys(conn, game.game_id)
     # Running services learn of it by NOTIFY, delivered a moment after the commit.
-    refused = _refused_soon(client, game)
+    refused = refused_soon(lambda: post(client, game, batch(event())))
     assert refused.json()["error"] == "unknown or revoked ingest key"
-
-
-def _refused_soon(client: httpx.Client, game: GameKey) -> httpx.Response:
-    answers: list[httpx.Response] = []
-
-    def refused() -> bool:
-        answers.append(post(client, game, batch(event())))
-        return answers[-1].status_code == 401
-
-    poll_until(refused, timeout=5, what="the revoked key to be refused")
-    return answers[-1]
 
 
 def test_rotated_key_replaces_the_old_one(
@@ -132,7 +121,7 @@ def test_rotated_key_replaces_the_old_one(
 ) -> None:
     with psycopg.connect(endpoints.postgres_dsn) as conn:
         issued = games.rotate_key(conn, game.game_id)
-    _refused_soon(client, game)
+    refused_soon(lambda: post(client, game, batch(event())))
     rotated = GameKey(game.game_id, issued.ingest_key)
     assert post(client, rotated, batch(event())).status_code == 202
 

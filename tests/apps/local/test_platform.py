@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from apps.local.process import free_port
 from apps.store import tokens
 from apps.store.migrate import migration_files
 from tests.support.factory import batch, event
+from tests.support.poll import poll_until
 from tests.support.processes import alive, descendants
 from tests.support.servers import Endpoints
 
@@ -40,22 +40,32 @@ def start_dev(data_dir: Path, *extra: str) -> Dev:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     path = data_dir / "endpoints.json"
-    deadline = time.monotonic() + 90
-    while not path.exists():
+
+    def written() -> bool:
         if proc.poll() is not None:
             raise AssertionError(
                 f"gamemetrics dev exited early:\n{proc.stdout.read() if proc.stdout else ''}"
             )
-        assert time.monotonic() < deadline, "endpoints.json never appeared"
-        time.sleep(0.1)
+        return path.exists()
+
+    poll_until(written, timeout=90, what="endpoints.json", every=0.1)
     return Dev(proc, data_dir, json.loads(path.read_text()))
 
 
-def stop_dev(dev: Dev) -> tuple[float, str]:
+STOP_TIMEOUT_S = 60
+"""Ctrl-C drains the broker and stops every server: a hang, not a slow machine, passes this."""
+
+
+def stop_dev(dev: Dev) -> str:
+    """Ctrl-C, as a user would; the output once it exited (a hang fails the test)."""
     dev.proc.send_signal(signal.SIGINT)
-    started = time.monotonic()
-    out, _ = dev.proc.communicate(timeout=15)
-    return time.monotonic() - started, out
+    try:
+        out, _ = dev.proc.communicate(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        dev.proc.kill()
+        dev.proc.communicate()
+        raise AssertionError(f"gamemetrics dev did not stop within {STOP_TIMEOUT_S} s") from None
+    return out
 
 
 @pytest.fixture
@@ -111,9 +121,8 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     children = descendants(dev.proc.pid)
     # postgres (and its workers), tansu, redis, ingest, processor, analytics
     assert len(children) >= 6
-    took, out = stop_dev(dev)
+    out = stop_dev(dev)
     assert dev.proc.returncode == 0
-    assert took < 10
     assert [pid for pid in children if alive(pid)] == []
     assert not (dev.data_dir / "endpoints.json").exists()
     for name in ("ingest_url", "graphql_url", "postgres_dsn", "kafka_bootstrap", "redis_url"):
@@ -146,16 +155,16 @@ def test_a_crashed_service_is_reported_and_restarted(dev: Dev) -> None:
         if Path(f"/proc/{pid}/cmdline").read_bytes().endswith(b"serve\x00ingest\x00")
     ]  # fmt: skip
     os.kill(ingest_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def restarted() -> bool:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200 and not alive(ingest_pid):
-                break
+            healthy = httpx.get(url + "/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "ingest was not restarted"
-        time.sleep(0.1)
-    _, out = stop_dev(dev)
+            return False
+        return healthy and not alive(ingest_pid)
+
+    poll_until(restarted, timeout=30, what="ingest to be restarted", every=0.1)
+    out = stop_dev(dev)
     assert "ingest exited unexpectedly" in out
     assert "ingest restarted" in out
 
@@ -192,9 +201,9 @@ def test_ctrl_c_drains_the_in_memory_broker_into_postgres(tmp_path: Path) -> Non
     )  # fmt: skip
     accepted = json.loads(simulated.stdout)["accepted"]
     assert accepted > 5000
-    took, out = stop_dev(first)  # at once: most events are still in the broker only
+    out = stop_dev(first)  # at once: most events are still in the broker only
+    assert first.proc.returncode == 0
     assert "all events stored" in out
-    assert took < 10
     second = start_dev(data_dir)
     try:
         with psycopg.connect(second.endpoints["postgres_dsn"]) as conn:

@@ -21,7 +21,8 @@ from apps.store import games
 from apps.store.migrate import migrate
 from tests.conftest import GameKey
 from tests.support.factory import batch, event
-from tests.support.processor import ProcessorProcess, poll_until, processor_settings
+from tests.support.poll import poll_until
+from tests.support.processor import ProcessorProcess, processor_settings
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints, UvicornThread, ingest_settings, running_ingest
 
@@ -108,6 +109,7 @@ class Sender:
         self.stop.set()
         assert self.thread is not None
         self.thread.join(30)
+        assert not self.thread.is_alive(), "the sender did not stop within 30 s"
         return self.accepted
 
 

@@ -9,7 +9,8 @@ from apps.processor.consumer import Processor
 from apps.processor.gaps import Gap, OffsetGaps
 from apps.store import games
 from tests.support.factory import stored_event
-from tests.support.processor import poll_until, processor_settings, processor_thread
+from tests.support.poll import poll_until
+from tests.support.processor import processor_settings, processor_thread
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
 from tests.support.topic import topic_with

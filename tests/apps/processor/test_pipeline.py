@@ -1,7 +1,6 @@
 """Events through the real pipeline (HTTP, Kafka, processor, PostgreSQL): once, with rollups."""
 
 import json
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -9,38 +8,24 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from apps.core.events import encode_stored
 from apps.core.topics import EVENTS, EVENTS_DLQ
 from apps.processor.partitions import partition_name
 from tests.conftest import GameKey
 from tests.support.factory import batch, event, iso, now, stored_event
-from tests.support.processor import ThreadedProcessor, poll_until
+from tests.support.poll import poll_until
+from tests.support.processor import ThreadedProcessor, settle
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
-from tests.support.topic import read_records
+from tests.support.topic import consumed_past, read_records
 
 
 def post(client: httpx.Client, game: GameKey, *events: dict[str, Any]) -> None:
     r = client.post("/v1/events", json=batch(*events), headers=game.auth)
     assert r.status_code == 202, r.text
     assert r.json()["rejected"] == []
-
-
-def settle(processor: ThreadedProcessor) -> None:
-    """Wait until the processor has read every partition to its end twice, a fetch apart."""
-    seen: list[float] = []
-
-    def steady() -> bool:
-        p = processor.processor
-        if p.caught_up and p.lag == 0:
-            seen.append(time.monotonic())
-            return seen[-1] - seen[0] > 0.6
-        seen.clear()
-        return False
-
-    poll_until(steady, timeout=60, what="the processor to catch up")
 
 
 def test_events_sent_over_http_land_once_with_their_rollups(
@@ -96,11 +81,31 @@ def test_replaying_records_changes_nothing(
         if k is not None and k.startswith(str(game.game_id).encode())
     ]
     assert len(ours) == 20
+    rows = processor.metrics.registry
+    stored, duplicates = (
+        rows.get_sample_value("gm_processor_rows_total", {"outcome": outcome})
+        for outcome in ("stored", "duplicate")
+    )
+    replayed: dict[int, int] = {}
+
+    def delivered(err: KafkaError | None, msg: Message) -> None:
+        assert err is None, err
+        replayed[msg.partition() or 0] = max(replayed.get(msg.partition() or 0, -1),
+                                             msg.offset() or 0)  # fmt: skip
+
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
     for key, value in ours * 2:  # the whole stream again, twice
-        producer.produce(EVENTS.name, value, key)
+        producer.produce(EVENTS.name, value, key, on_delivery=delivered)
     assert producer.flush(10) == 0
-    settle(processor)
+    group = processor.processor.settings.group_id
+    poll_until(
+        lambda: consumed_past(endpoints.kafka_bootstrap, EVENTS.name, group, replayed),
+        timeout=60, what="the processor to commit past the replayed records",
+    )  # fmt: skip
+    # Every replayed record was read and found already stored; none stored anew.
+    after = rows.get_sample_value("gm_processor_rows_total", {"outcome": "duplicate"})
+    assert (after or 0) - (duplicates or 0) == 40
+    assert rows.get_sample_value("gm_processor_rows_total", {"outcome": "stored"}) == stored
     assert len(stored_ids(endpoints.postgres_dsn, game.game_id)) == 20
     assert _rollups(endpoints.postgres_dsn, game.game_id) == before
 
@@ -209,15 +214,16 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_partition_flows(
 def test_a_row_the_database_rejects_is_isolated(
     game: GameKey, endpoints: Endpoints, processor: ThreadedProcessor
 ) -> None:
+    settle(processor)  # the counters below move for these records only
+    rows = processor.metrics.rows
+    before = processor.metrics.dead_letters.labels("rejected_by_database")._value.get()
+    duplicates = rows.labels("duplicate")._value.get()
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
     good = [stored_event(game.game_id, f"ok-{i}") for i in range(5)]
     bad = stored_event(game.game_id, "nul\x00player")
     for ev in (*good[:2], bad, *good[2:]):
         producer.produce(EVENTS.name, encode_stored(ev), ev.partition_key)
     assert producer.flush(10) == 0
-    rows = processor.metrics.rows
-    before = processor.metrics.dead_letters.labels("rejected_by_database")._value.get()
-    duplicates = rows.labels("duplicate")._value.get()
     settle(processor)
     assert sorted(stored_ids(endpoints.postgres_dsn, game.game_id)) == sorted(
         str(e.event_id) for e in good

@@ -1,168 +1,264 @@
-"""The sender against a scripted API (httpx.MockTransport): batching, pacing, retries, refusals."""
+"""The sender against the real ingestion API: batching, pacing, retries, refusals.
+
+Every answer the sender handles is one the API really gives: 413 for more than
+1,000 events, 400 with each event's reason, 429 from a game's token bucket,
+503 while the broker is down, 401 for an unknown key, and connection errors
+while nothing listens yet. What was accepted is read back from Kafka.
+"""
 
 import asyncio
-import json
-import time
+import itertools
+import threading
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from apps.kafka.admin import ensure_topics
+from apps.local.process import free_port
+from apps.local.servers import Tansu
 from apps.simulate import sender
 from apps.simulate.model import SimEvent
 from apps.simulate.sender import SendOptions, Tally
+from tests.conftest import GameKey, new_game
+from tests.support.poll import poll_until
+from tests.support.servers import Endpoints, UvicornThread, ingest_settings, running_ingest
+from tests.support.topic import events_of_game
 
 
 class Numbered:
-    """`total` small events (endless if None), stamped with the send times asked for."""
+    """`total` small events (endless if None), stamped with the send times asked for; the
+    first `invalid` have an empty player id, which the API rejects."""
 
-    def __init__(self, total: int | None = None) -> None:
+    def __init__(self, total: int | None = None, *, invalid: int = 0) -> None:
         self.left = total
+        self.invalid = invalid
+        self.ids: list[str] = []
 
     def take(self, times: Sequence[datetime]) -> list[SimEvent]:
         n = len(times) if self.left is None else min(len(times), self.left)
         if self.left is not None:
             self.left -= n
-        return [
-            SimEvent(
-                {"event_id": uuid.uuid4(), "type": "ui.click", "player_id": "p", "timestamp": t},
-                t,
-                t,
-            )
-            for t in times[:n]
-        ]
+        out = []
+        for t in times[:n]:
+            player = "" if len(self.ids) < self.invalid else "p"
+            self.ids.append(str(uuid.uuid4()))
+            body = {
+                "event_id": self.ids[-1],
+                "type": "ui.click",
+                "player_id": player,
+                "timestamp": t,
+            }
+            out.append(SimEvent(body, t, t))
+        return out
 
 
-class API:
-    """Answers with the scripted statuses in turn, then 202; records what it was sent."""
-
-    def __init__(self, *script: int | str, retry_after: str = "0") -> None:
-        self.script = list(script)
-        self.retry_after = retry_after
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[httpx.Headers] = []
-        self.arrivals: list[float] = []
-
-    def ids(self, i: int) -> list[str]:
-        return [e["event_id"] for e in self.bodies[i]["events"]]
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.bodies.append(body)
-        self.headers.append(request.headers)
-        self.arrivals.append(time.monotonic())
-        step = self.script.pop(0) if self.script else 202
-        n = len(body["events"])
-        match step:
-            case "drop":
-                raise httpx.ConnectError("connection refused", request=request)
-            case 202:
-                return httpx.Response(202, json={"accepted": n, "rejected": []})
-            case 400:
-                rejected = [
-                    {"index": i, "field": "timestamp", "error": "too old"} for i in range(n)
-                ]
-                return httpx.Response(400, json={"accepted": 0, "rejected": rejected})
-            case 429 | 503:
-                headers = {"Retry-After": self.retry_after}
-                return httpx.Response(int(step), json={"error": "busy"}, headers=headers)
-        return httpx.Response(int(step), json={"error": "refused", "field": "Authorization"})
+def options(url: str, key: str, **overrides: Any) -> SendOptions:
+    return SendOptions(url=url, key=key, **{"rate": 10_000.0, **overrides})
 
 
-def run(traffic: Numbered, api: API, **options: Any) -> Tally:
-    opts = SendOptions(url="http://api.test/", key="gmk_test", **{"rate": 10_000.0, **options})
-    tally = asyncio.run(sender.send(traffic, opts, transport=httpx.MockTransport(api)))
+def run(traffic: Numbered, opts: SendOptions) -> Tally:
+    tally = asyncio.run(sender.send(traffic, opts))
     assert tally.sent == tally.accepted + tally.rejected + tally.failed
     return tally
 
 
-def test_events_go_out_in_batches_with_the_key_and_a_client_clock() -> None:
-    api = API()
-    tally = run(Numbered(250), api, batch_size=100)
+class Background:
+    """The sender on a thread of its own, so the test can change the world meanwhile."""
+
+    def __init__(self, traffic: Numbered, opts: SendOptions) -> None:
+        self.retried = threading.Event()
+        self.result: list[Tally] = []
+
+        def progress(tally: Tally) -> None:
+            if tally.retries:
+                self.retried.set()
+
+        def send() -> None:
+            self.result.append(asyncio.run(sender.send(traffic, opts, progress=progress)))
+
+        self.thread = threading.Thread(target=send, daemon=True)
+        self.thread.start()
+
+    def wait_for_a_retry(self) -> None:
+        poll_until(self.retried.is_set, timeout=30, what="the sender to retry")
+
+    def finish(self, timeout: float = 90) -> Tally:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the sender did not finish within {timeout} s"
+        [tally] = self.result
+        assert tally.sent == tally.accepted + tally.rejected + tally.failed
+        return tally
+
+
+def stored_ids(bootstrap: str, game: GameKey) -> list[str]:
+    return [str(e.event_id) for e in events_of_game(bootstrap, game.game_id)]
+
+
+def test_events_go_out_in_batches_with_the_key_and_a_client_clock(
+    ingest: UvicornThread, game: GameKey, endpoints: Endpoints
+) -> None:
+    traffic = Numbered(250)
+    tally = run(traffic, options(ingest.url + "/", game.key, batch_size=100))
     assert (tally.sent, tally.accepted, tally.requests, tally.ok) == (250, 250, 3, True)
-    assert [len(b["events"]) for b in api.bodies] == [100, 100, 50]
-    assert api.headers[0]["authorization"] == "Bearer gmk_test"
-    assert api.headers[0]["content-type"] == "application/json"
-    assert all(datetime.fromisoformat(b["sent_at"]).tzinfo for b in api.bodies)
-    ids = [i for n in range(3) for i in api.ids(n)]
-    assert len(set(ids)) == 250
+    stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
+    assert sorted(str(e.event_id) for e in stored) == sorted(traffic.ids)
+    # Each request carried sent_at, so the API corrected a clock skew of about nothing
+    # (the time between stamping the request and receiving it).
+    assert all(timedelta(0) <= e.event_time - e.client_time < timedelta(seconds=1) for e in stored)
 
 
-def test_429_and_503_resend_the_same_batch_after_retry_after() -> None:
-    api = API(429, 503, retry_after="1")
-    tally = run(Numbered(50), api)
-    assert (tally.accepted, tally.retries, tally.ok) == (50, 2, True)
-    assert api.ids(0) == api.ids(1) == api.ids(2)
-    assert api.arrivals[2] - api.arrivals[0] >= 1.9
-    sent_at = [datetime.fromisoformat(b["sent_at"]) for b in api.bodies]
-    assert sent_at[0] < sent_at[1] < sent_at[2]  # each attempt says when it was sent
+def test_429_resends_the_same_batch_after_retry_after(
+    ingest: UvicornThread, endpoints: Endpoints
+) -> None:
+    """100 events/s, a bucket of 1,000: 1,400 events at once drain it, then batches are
+    refused with Retry-After 1 and resent until the bucket has refilled enough."""
+    game = new_game(endpoints.postgres_dsn, rate_limit_eps=100)
+    traffic = Numbered(1_400)
+    tally = run(traffic, options(ingest.url, game.key, max_attempts=30))
+    assert (tally.accepted, tally.ok) == (1_400, True)
+    assert tally.retries >= 1
+    assert tally.elapsed >= 1.0  # at least one Retry-After was waited out
+    # Refused requests produced nothing; resent ones the same ids, each once.
+    stored = events_of_game(endpoints.kafka_bootstrap, game.game_id)
+    assert sorted(str(e.event_id) for e in stored) == sorted(traffic.ids)
+    # Every attempt stamped its own sent_at: a resend stamped with the first attempt's
+    # clock would look a second or more behind.
+    assert max(e.event_time - e.client_time for e in stored) < timedelta(seconds=1)
 
 
-def test_network_errors_are_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sender, "BACKOFF_SECONDS", (0.01, 0.05))
-    api = API("drop", "drop")
-    tally = run(Numbered(30), api)
-    assert (tally.accepted, tally.retries, tally.ok) == (30, 2, True)
-    assert api.ids(0) == api.ids(2)
+def test_503_while_the_broker_is_down_is_resent_once_it_is_back(
+    endpoints: Endpoints, own_broker: Tansu
+) -> None:
+    game = new_game(endpoints.postgres_dsn)
+    traffic = Numbered(50)
+    settings = ingest_settings(endpoints, kafka_bootstrap=own_broker.url)
+    with running_ingest(settings) as server:
+        own_broker.stop(5)
+        background = Background(traffic, options(server.url, game.key, max_attempts=60))
+        background.wait_for_a_retry()
+        own_broker.start()
+        ensure_topics(own_broker.url, "local")
+        tally = background.finish()
+    assert (tally.accepted, tally.ok) == (50, True)
+    assert tally.retries >= 1
+    assert tally.elapsed >= 1.0  # Retry-After: 1
+    # The broker came back empty: what it holds is what was acknowledged after it did.
+    assert sorted(stored_ids(own_broker.url, game)) == sorted(traffic.ids)
 
 
-def test_a_batch_is_given_up_after_max_attempts() -> None:
-    tally = run(Numbered(30), API(503, 503, 503), max_attempts=3)
-    assert (tally.accepted, tally.failed, tally.ok) == (0, 30, False)
+def test_network_errors_are_retried_with_backoff(
+    endpoints: Endpoints, game: GameKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender, "BACKOFF_SECONDS", (0.05, 0.5))
+    port = free_port()
+    traffic = Numbered(30)
+    background = Background(
+        traffic,
+        options(f"http://127.0.0.1:{port}", game.key, max_attempts=200, progress_seconds=0.05),
+    )
+    background.wait_for_a_retry()  # nothing listens on the port yet: connection refused
+    with running_ingest(ingest_settings(endpoints), port=port):
+        tally = background.finish()
+    assert (tally.accepted, tally.ok) == (30, True)
+    assert tally.retries >= 1
+    assert sorted(stored_ids(endpoints.kafka_bootstrap, game)) == sorted(traffic.ids)
+
+
+@contextmanager
+def broker_unreachable(endpoints: Endpoints) -> Iterator[UvicornThread]:
+    nowhere = f"127.0.0.1:{free_port()}"
+    settings = ingest_settings(
+        endpoints, kafka_bootstrap=nowhere, delivery_timeout=timedelta(seconds=0.5)
+    )
+    with running_ingest(settings) as server:
+        yield server
+
+
+def test_a_batch_is_given_up_after_max_attempts(endpoints: Endpoints, game: GameKey) -> None:
+    with broker_unreachable(endpoints) as server:
+        tally = run(Numbered(30), options(server.url, game.key, max_attempts=3))
+    assert (tally.accepted, tally.failed, tally.retries, tally.ok) == (0, 30, 2, False)
     [(problem, batches)] = tally.failures.items()
     assert batches == 1
-    assert "gave up after 3 attempts" in problem
-    assert "503" in problem
+    assert problem.startswith("gave up after 3 attempts; last: HTTP 503: ")
+    assert "nothing was accepted" in problem
 
 
-def test_rejected_events_are_counted_with_their_reasons() -> None:
-    tally = run(Numbered(120), API(400), batch_size=100)
-    assert (tally.accepted, tally.rejected, tally.ok) == (20, 100, False)
-    assert dict(tally.reasons) == {("timestamp", "too old"): 100}
+def test_rejected_events_are_counted_with_their_reasons(
+    ingest: UvicornThread, game: GameKey, endpoints: Endpoints
+) -> None:
+    traffic = Numbered(120, invalid=100)
+    tally = run(traffic, options(ingest.url, game.key, batch_size=100))
+    assert (tally.accepted, tally.rejected, tally.requests, tally.ok) == (20, 100, 2, False)
+    assert dict(tally.reasons) == {("player_id", "must be a string of 1..128 characters"): 100}
+    assert sorted(stored_ids(endpoints.kafka_bootstrap, game)) == sorted(traffic.ids[100:])
 
 
-def test_a_batch_too_large_is_split() -> None:
-    api = API(413)
-    tally = run(Numbered(100), api)
-    assert (tally.accepted, tally.ok) == (100, True)
-    assert [len(b["events"]) for b in api.bodies] == [100, 50, 50]
+def test_a_batch_too_large_is_split(
+    ingest: UvicornThread, game: GameKey, endpoints: Endpoints
+) -> None:
+    traffic = Numbered(1_500)
+    tally = run(traffic, options(ingest.url, game.key, batch_size=1_500))
+    # 413 for more than 1,000 events, then two halves of 750.
+    assert (tally.accepted, tally.requests, tally.retries, tally.ok) == (1_500, 3, 0, True)
+    assert sorted(stored_ids(endpoints.kafka_bootstrap, game)) == sorted(traffic.ids)
 
 
-def test_a_refused_key_stops_the_run_at_once() -> None:
-    api = API(401)
-    started = time.monotonic()
-    tally = run(Numbered(), api, rate=1000.0, duration=10.0)
-    assert time.monotonic() - started < 3
+def test_a_refused_key_stops_the_run_at_once(ingest: UvicornThread, game: GameKey) -> None:
+    wrong = "gmk_" + "x" * 43
+    # An hour of endless traffic: returning at all shows the first 401 ended the run.
+    tally = run(Numbered(), options(ingest.url + "/", wrong, rate=1000.0, duration=3600.0))
     assert tally.aborted is not None
     assert "HTTP 401" in tally.aborted
-    assert tally.aborted.startswith("POST http://api.test/v1/events")
+    assert "unknown or revoked ingest key" in tally.aborted
+    assert tally.aborted.startswith(f"POST {ingest.url}/v1/events: ")
     assert (tally.accepted, tally.ok) == (0, False)
     assert tally.failed == tally.sent > 0
 
 
-def test_traffic_is_paced_to_the_rate_and_progress_is_reported() -> None:
-    api = API()
+def test_traffic_is_paced_to_the_rate_and_progress_is_reported(
+    ingest: UvicornThread, game: GameKey, endpoints: Endpoints
+) -> None:
     seen: list[int] = []
-    opts = SendOptions(
-        url="http://api.test", key="gmk_test", rate=200, duration=1.0, batch_size=20,
-        progress_seconds=0.2,
-    )  # fmt: skip
-    tally = asyncio.run(
-        sender.send(
-            Numbered(), opts, progress=lambda t: seen.append(t.sent),
-            transport=httpx.MockTransport(api),
-        )
-    )  # fmt: skip
-    assert 150 <= tally.sent <= 201
-    assert tally.accepted == tally.sent
-    assert api.arrivals[-1] - api.arrivals[0] >= 0.7  # spread over the second, not one burst
-    stamps = [datetime.fromisoformat(e["timestamp"]) for b in api.bodies for e in b["events"]]
-    assert stamps == sorted(stamps)
-    assert (stamps[-1] - stamps[0]).total_seconds() == pytest.approx(
-        (len(stamps) - 1) / 200, abs=0.01
+    opts = options(
+        ingest.url, game.key, rate=200, duration=1.0, batch_size=20, progress_seconds=0.1
     )
-    assert len(seen) >= 3
+    tally = asyncio.run(sender.send(Numbered(), opts, progress=lambda t: seen.append(t.sent)))
+    # Never above the rate; below it only if a slow machine held the pacing back.
+    assert 0 < tally.sent <= 201
+    assert tally.accepted == tally.sent
+    stored = sorted(
+        events_of_game(endpoints.kafka_bootstrap, game.game_id), key=lambda e: e.client_time
+    )
+    assert len(stored) == tally.sent
+    stamps = [e.client_time for e in stored]
+    assert all(
+        b - a >= timedelta(seconds=1 / 200) - timedelta(microseconds=2)
+        for a, b in itertools.pairwise(stamps)
+    )
+    # Paced, not one burst: no event reached the API before the time it was due.
+    assert all(e.received_at >= e.client_time - timedelta(milliseconds=5) for e in stored)
+    assert len(seen) >= 2  # a run of over a second, reported every 0.1 s
     assert seen == sorted(seen)
+    assert seen[-1] <= tally.sent
+
+
+def _answer(retry_after: str | None) -> httpx.Response:
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    return httpx.Response(429, headers=headers)
+
+
+def test_retry_after_in_seconds_or_as_a_date_within_bounds() -> None:
+    """What the API does not send (an HTTP date, nonsense) is still read safely."""
+    assert sender._retry_after(_answer("3")) == 3.0
+    assert sender._retry_after(_answer("0.5")) == 0.5
+    assert sender._retry_after(_answer("-4")) == 0.0
+    assert sender._retry_after(_answer("86400")) == sender.MAX_RETRY_AFTER_SECONDS
+    assert sender._retry_after(_answer(None)) == 1.0
+    assert sender._retry_after(_answer("soon")) == 1.0
+    assert sender._retry_after(_answer("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # past
