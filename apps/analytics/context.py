@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
+from apps.analytics.prepare import Prepared
 from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
@@ -32,11 +33,13 @@ class Runtime:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """One request's: who asks (checked before execution) and the UTC day it asks on."""
+    """One request's: who asks (checked before execution), the UTC day it asks on, and the
+    document it runs (parsed and validated by apps/analytics/prepare.py)."""
 
     runtime: Runtime
     grant: TokenGrant
     today: date
+    prepared: Prepared
 
 
 @contextlib.asynccontextmanager
