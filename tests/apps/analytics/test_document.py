@@ -49,7 +49,10 @@ def test_shape_counts_depth_aliases_complexity_and_fields_like_the_expanded_docu
 
 
 def test_cycles_and_unknown_fragments_end_the_walk_and_are_left_to_validation() -> None:
-    query = "query { games { ...A ...Missing } } fragment A on Game { id ...B } fragment B on Game { ...A }"
+    query = (
+        "query { games { ...A ...Missing } }"
+        " fragment A on Game { id ...B } fragment B on Game { ...A }"
+    )
     assert shape(query).fields == 2
 
 
