@@ -22,11 +22,10 @@ from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType
 
-from apps.analytics import errors
+from apps.analytics import errors, prepare
 from apps.analytics.auth import authenticate
 from apps.analytics.context import Context, Runtime, open_runtime
 from apps.analytics.errors import AnalyticsError, BadUserInput, NoOperation, Unauthenticated
-from apps.analytics.prepare import Refused, prepare
 from apps.analytics.schema import build_schema
 from apps.core.errors import InputError, TooLarge
 from apps.core.services import ANALYTICS
@@ -97,18 +96,23 @@ async def _run(
     request: Request, rt: Runtime, grant: TokenGrant, query: str,
     variables: dict[str, Any] | None, operation: str | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Prepare the document off the event loop (its cost is bounded, not nil), then run it."""
+    """Measure the document, validate it (a large one in a worker process), then run it."""
     schema: strawberry.Schema = request.app.state.schema
+    settings = rt.settings
+    introspection = settings.introspection
     try:
-        prepared = await asyncio.to_thread(
-            prepare, schema._schema, query, variables, operation, rt.settings.limits,
-            introspection=rt.settings.introspection,
-        )  # fmt: skip
+        measured = prepare.measure(query, operation, settings.limits, introspection=introspection)
+        found = await rt.validator.errors(
+            schema._schema, query, measured, introspection=introspection
+        )
+        if found:
+            raise prepare.Refused(found)
+        prepared = prepare.coerce(schema._schema, measured, variables)
     except NoOperation as e:
         raise _HttpRefusal(400, {"errors": [errors.error_json(e)]}) from None
     except BadUserInput as e:
         return {"errors": [errors.error_json(e)]}
-    except Refused as e:
+    except prepare.Refused as e:
         return {"errors": [errors.to_json(error) for error in e.errors]}
     context = Context(runtime=rt, grant=grant, today=datetime.now(UTC).date(), prepared=prepared)
     result = await schema.execute(

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
 from apps.analytics.prepare import Prepared
+from apps.analytics.validator import Validator
 from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
@@ -29,6 +30,7 @@ class Runtime:
     pool: AsyncConnectionPool
     cache: ResultCache
     metrics: AnalyticsMetrics
+    validator: Validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +77,13 @@ async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
         if settings.cache
         else None
     )
+    validator = Validator(settings.validation_processes)
     try:
-        yield Runtime(settings, pool, ResultCache(client, settings.cache_ttl, metrics), metrics)
+        await validator.start()
+        cache = ResultCache(client, settings.cache_ttl, metrics)
+        yield Runtime(settings, pool, cache, metrics, validator)
     finally:
+        validator.close()
         if client is not None:
             await client.aclose()
         await pool.close()

@@ -1,12 +1,12 @@
-"""Everything a request needs before execution, in one call that may run in a worker thread.
+"""Everything a request needs before execution, in three steps with bounded costs.
 
-`prepare` scans, parses, picks the operation, measures the document against
-the limits (apps/analytics/document.py), validates it with graphql-core's
-rules and coerces its variables. Each step is bounded by the ones before
-it, so its time is bounded by the limits (docs/ANALYTICS.md, "Limits").
-It does no I/O and holds no lock: the app runs it off the event loop, under
-the request's time budget, and hands the document to strawberry, which then
-neither parses nor validates again (`PreparedDocument`).
+`measure` scans, parses, picks the operation and checks the document against
+the limits (apps/analytics/document.py) in time linear in its text;
+`validation_errors` runs graphql-core's rules, whose time the fields limit
+bounds; `coerce` checks the variables. None does I/O. The app runs them under
+the request's time budget (validation of a large document in a worker
+process, apps/analytics/validator.py) and hands the document to strawberry,
+which then neither parses nor validates again (`PreparedDocument`).
 """
 
 from collections.abc import Iterator, Mapping
@@ -34,6 +34,16 @@ from apps.core.settings.analytics import QueryLimits
 
 
 @dataclass(frozen=True, slots=True)
+class Measured:
+    """A parsed document within every limit, and the operation it runs."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fields: int
+    """Field selections with fragments expanded: what validation's time grows with."""
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     document: DocumentNode
     operation: OperationDefinitionNode
@@ -47,19 +57,13 @@ class Refused(Exception):
         self.errors = errors
 
 
-def prepare(
-    schema: GraphQLSchema,
-    query: str,
-    variables: Mapping[str, Any] | None,
-    operation_name: str | None,
-    limits: QueryLimits,
-    *,
-    introspection: bool,
-) -> Prepared:
-    """The parsed, measured and validated document and the operation to run.
+def measure(
+    query: str, operation_name: str | None, limits: QueryLimits, *, introspection: bool
+) -> Measured:
+    """Scan, parse, pick the operation and check the document's limits: linear in its text.
 
-    Raises BadUserInput (a limit, a syntax error), NoOperation (which operation
-    to run is not clear, or it is not a query) or Refused (validation errors).
+    Raises BadUserInput (a limit, a syntax error) or NoOperation (which operation to
+    run is not clear, or it is not a query).
     """
     document.scan(query, limits.max_tokens, limits.max_nesting)
     try:
@@ -74,16 +78,49 @@ def prepare(
             limits.max_depth, limits.max_aliases, limits.max_complexity, limits.max_fields
         ),
     )
+    return Measured(doc, operation, sum(shape.fields for _, shape in shapes))
+
+
+def validation_errors(
+    schema: GraphQLSchema, doc: DocumentNode, *, introspection: bool
+) -> list[GraphQLError]:
+    """graphql-core's rules (and strawberry's two), worded by messages.humane.
+
+    Quadratic in the fields of a selection that share a response name (the
+    overlapping-fields rule), hence the fields limit before it.
+    """
     rules = (*specified_rules, *(() if introspection else (NoSchemaIntrospectionCustomRule,)))
-    found = validate_document(schema, doc, rules)
-    if found:
-        raise Refused([messages.humane(schema, doc, e) for e in found])
+    return [messages.humane(schema, doc, e) for e in validate_document(schema, doc, rules)]
+
+
+def coerce(
+    schema: GraphQLSchema, measured: Measured, variables: Mapping[str, Any] | None
+) -> Prepared:
+    """The document once its variables coerce to their declared types; Refused if not."""
+    operation = measured.operation
     coerced = get_variable_values(
         schema, operation.variable_definitions or (), dict(variables or {}), max_errors=20
     )
     if isinstance(coerced, list):
-        raise Refused([messages.humane(schema, doc, e) for e in coerced])
-    return Prepared(doc, operation)
+        raise Refused([messages.humane(schema, measured.document, e) for e in coerced])
+    return Prepared(measured.document, operation)
+
+
+def prepare(
+    schema: GraphQLSchema,
+    query: str,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+    limits: QueryLimits,
+    *,
+    introspection: bool,
+) -> Prepared:
+    """`measure`, `validation_errors` and `coerce` in one call (all in this thread)."""
+    measured = measure(query, operation_name, limits, introspection=introspection)
+    found = validation_errors(schema, measured.document, introspection=introspection)
+    if found:
+        raise Refused(found)
+    return coerce(schema, measured, variables)
 
 
 def choose_operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode:

@@ -46,7 +46,7 @@ class QueryLimits(Settings):
         ),
     )
     max_fields: int = field(
-        default=150,
+        default=100,
         metadata=env(
             "ANALYTICS_MAX_FIELDS",
             "field selections of the document with every fragment spread expanded; validation"
@@ -129,6 +129,14 @@ class AnalyticsSettings(ServiceSettings):
             "ANALYTICS_POOL_SIZE",
             "connections per worker process: the most metric queries it runs at once",
             minimum=1, maximum=200,
+        ),
+    )  # fmt: skip
+    validation_processes: int = field(
+        default=1,
+        metadata=env(
+            "ANALYTICS_VALIDATION_PROCESSES",
+            "worker processes that validate large documents (apps/analytics/validator.py)",
+            minimum=1, maximum=32,
         ),
     )  # fmt: skip
     statement_timeout: timedelta = field(
