@@ -116,4 +116,6 @@ def event_types(types: Sequence[str] | None) -> None:
 
 def segment(value: periods.Segment) -> None:
     _checked("segment", periods.check_segment, value)
-    _text("filter", (value.platform, value.country, value.app_version))
+    _text("filter.platform", (value.platform,))
+    _text("filter.country", (value.country,))
+    _text("filter.appVersion", (value.app_version,))

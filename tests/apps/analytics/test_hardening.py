@@ -274,8 +274,9 @@ def test_dates_at_the_edges_of_the_calendar_are_bad_user_input_naming_the_argume
     ("field", "args", "argument"),
     [
         ("activeUsers", '"2026-01-01", to: "2026-01-01", filter: {platform: "io\\u0000s"}',
-         "filter"),
-        ("newUsers", '"2026-01-01", to: "2026-01-01", filter: {country: "\\u0000"}', "filter"),
+         "filter.platform"),
+        ("newUsers", '"2026-01-01", to: "2026-01-01", filter: {appVersion: "\\u0000"}',
+         "filter.appVersion"),
         ("funnel", '"2026-01-01", to: "2026-01-01", steps: ["a", "b\\u0000"]', "steps"),
         ("eventCounts", '"2026-01-01T00:00:00Z", to: "2026-01-01T01:00:00Z", types: ["\\u0000"]',
          "types"),
