@@ -33,6 +33,7 @@ import psycopg
 
 from apps.bench.experiments import argument_parser
 from apps.core.services import ANALYTICS
+from apps.core.settings.analytics import AnalyticsSettings
 from apps.local import process
 from apps.local.servers import EmbeddedPostgres, EmbeddedRedis
 from apps.local.services import ServiceUnit
@@ -208,16 +209,11 @@ def platform(
 
 def serve(postgres_url: str, redis_url: str, folder: Path) -> ServiceUnit:
     port = process.free_port()
-    env = {
-        **os.environ,
-        "GAMEMETRICS_POSTGRES_DSN": postgres_url,
-        "GAMEMETRICS_REDIS_URL": redis_url,
-        "GAMEMETRICS_STACK": "prod",
-        "GAMEMETRICS_ANALYTICS_HOST": "127.0.0.1",
-        "GAMEMETRICS_ANALYTICS_PORT": str(port),
-        "GAMEMETRICS_ANALYTICS_WORKERS": "1",
-    }
-    unit = ServiceUnit(ANALYTICS, port, env, folder / "analytics.log")
+    settings = AnalyticsSettings(
+        postgres_dsn=postgres_url, redis_url=redis_url, stack="prod", host="127.0.0.1",
+        port=port, workers=1, graphiql=False, introspection=False,
+    )  # fmt: skip
+    unit = ServiceUnit(ANALYTICS, port, {**os.environ, **settings.env()}, folder / "analytics.log")
     unit.start()
     return unit
 

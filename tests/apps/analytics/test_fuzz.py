@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from apps.analytics.schema import build_schema
 from apps.core.services import ANALYTICS
+from apps.core.settings.analytics import AnalyticsSettings
 from apps.local.process import free_port
 from apps.local.services import ServiceUnit
 from tests.apps.analytics.graphql_strategies import requests
@@ -106,14 +107,11 @@ def service(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> I
     hypothesis's generation, which watches the global random state.
     """
     port = free_port()
-    env = {
-        **os.environ,
-        "GAMEMETRICS_POSTGRES_DSN": endpoints.postgres_dsn,
-        "GAMEMETRICS_REDIS_URL": endpoints.redis_url,
-        "GAMEMETRICS_STACK": "prod",
-        "GAMEMETRICS_ANALYTICS_HOST": "127.0.0.1",
-        "GAMEMETRICS_ANALYTICS_PORT": str(port),
-    }
+    settings = AnalyticsSettings(
+        postgres_dsn=endpoints.postgres_dsn, redis_url=endpoints.redis_url, stack="prod",
+        host="127.0.0.1", port=port, graphiql=False, introspection=False,
+    )  # fmt: skip
+    env = {**os.environ, **settings.env()}
     unit = ServiceUnit(ANALYTICS, port, env, tmp_path_factory.mktemp("fuzz") / "analytics.log")
     unit.start()
     try:
