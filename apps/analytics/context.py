@@ -46,10 +46,11 @@ class Context:
 
 @contextlib.asynccontextmanager
 async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
-    """Open the pool and the Redis client; close both on exit.
+    """Open the pool, the Redis client and the validation workers; close them on exit.
 
     Start-up does not wait for PostgreSQL or Redis: /readyz reports PostgreSQL,
-    requests answer an error while it is down, and work without Redis.
+    requests answer an error while it is down, and work without Redis. It waits
+    for the validation workers (a second or two), which no request should pay.
     """
     timeout_ms = max(1, int(settings.statement_timeout.total_seconds() * 1000))
 

@@ -106,23 +106,6 @@ def coerce(
     return Prepared(measured.document, operation)
 
 
-def prepare(
-    schema: GraphQLSchema,
-    query: str,
-    variables: Mapping[str, Any] | None,
-    operation_name: str | None,
-    limits: QueryLimits,
-    *,
-    introspection: bool,
-) -> Prepared:
-    """`measure`, `validation_errors` and `coerce` in one call (all in this thread)."""
-    measured = measure(query, operation_name, limits, introspection=introspection)
-    found = validation_errors(schema, measured.document, introspection=introspection)
-    if found:
-        raise Refused(found)
-    return coerce(schema, measured, variables)
-
-
 def choose_operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode:
     """The one operation of the document, or the one `operationName` names; only a query."""
     operations = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]

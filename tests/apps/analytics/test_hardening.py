@@ -1,5 +1,6 @@
 """What a hostile client found (issue 15), each kept as a regression test over real HTTP."""
 
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from tests.support.analytics import (
     graphql,
     running_analytics,
 )
+from tests.support.processes import alive, descendants
 from tests.support.servers import Endpoints, UvicornThread
 
 FLOAT_MAX = sys.float_info.max
@@ -410,3 +412,16 @@ def test_error_texts_are_sentences_naming_the_argument_or_position(
     assert error["message"].startswith(message), error["message"]
     assert "OperationType" not in r.text
     assert "isoformat" not in r.text
+
+
+def test_the_validation_worker_starts_with_the_service_and_ends_with_it(
+    endpoints: Endpoints,
+) -> None:
+    before = descendants(os.getpid())
+    with running_analytics(analytics_settings(endpoints, validation_processes=2)):
+        workers = descendants(os.getpid()) - before
+        assert len(workers) >= 2  # spawned at start (with spawn's resource tracker)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]
