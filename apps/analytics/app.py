@@ -29,7 +29,7 @@ from apps.analytics.errors import AnalyticsError, BadUserInput, NoOperation, Una
 from apps.analytics.schema import build_schema
 from apps.core.errors import InputError, TooLarge
 from apps.core.services import ANALYTICS
-from apps.core.settings.analytics import AnalyticsSettings
+from apps.core.settings.analytics import AnalyticsSettings, QueryLimits
 from apps.edge.app import service_app
 from apps.edge.body import read_body
 from apps.edge.probes import Probes, pool_check
@@ -75,9 +75,7 @@ async def _execute(request: Request, rt: Runtime) -> dict[str, Any]:
             503, errors.request_error(e.message, e.code), {"Retry-After": "1"}
         ) from None
     limits = rt.settings.limits
-    query, variables, operation = _operation(
-        await _body(request, limits.max_body_bytes), limits.max_nesting
-    )
+    query, variables, operation = _operation(await _body(request, limits.max_body_bytes), limits)
     budget = limits.request_timeout.total_seconds()
     try:
         async with asyncio.timeout(budget):
@@ -144,7 +142,7 @@ async def _body(request: Request, limit: int) -> bytes:
         raise _HttpRefusal(400, errors.request_error(f"{e.field}: {e.reason}")) from None
 
 
-def _operation(raw: bytes, max_nesting: int) -> tuple[str, dict[str, Any] | None, str | None]:
+def _operation(raw: bytes, limits: QueryLimits) -> tuple[str, dict[str, Any] | None, str | None]:
     """`query`, `variables` and `operationName` of a GraphQL-over-HTTP JSON body."""
     try:
         payload = msgspec.json.decode(raw)
@@ -158,12 +156,24 @@ def _operation(raw: bytes, max_nesting: int) -> tuple[str, dict[str, Any] | None
         ) from None
     except RecursionError:
         payload = _TOO_DEEP  # deeper than any nesting limit: refused just below
-    if payload is _TOO_DEEP or json_depth(payload, max_nesting) > max_nesting:
+    max_nesting, max_values = limits.max_nesting, limits.max_json_values
+    depth, values = (
+        (max_nesting + 1, 0) if payload is _TOO_DEEP else json_shape(payload, max_nesting)
+    )
+    if depth > max_nesting:
         raise _HttpRefusal(
             400,
             errors.request_error(
                 f"the body nests JSON deeper than {max_nesting} levels",
                 limit="nesting", allowed=max_nesting,
+            ),
+        )  # fmt: skip
+    if values > max_values:
+        raise _HttpRefusal(
+            400,
+            errors.request_error(
+                f"the body holds more than {max_values} JSON values (variables included)",
+                limit="jsonValues", allowed=max_values,
             ),
         )  # fmt: skip
     if not isinstance(payload, dict):
@@ -180,12 +190,14 @@ def _operation(raw: bytes, max_nesting: int) -> tuple[str, dict[str, Any] | None
     return query, variables, operation
 
 
-def json_depth(value: object, stop: int) -> int:
-    """How deep a decoded JSON value nests (a scalar is 0), counted no further than `stop` + 1.
+def json_shape(value: object, stop: int) -> tuple[int, int]:
+    """How deep a decoded JSON value nests (a scalar is 0) and how many values it holds,
+    counted no deeper than `stop` + 1.
 
     Level by level, not recursively: the body may be as deep as the decoder allows.
+    Coercing variables costs time per value, in the event loop: hence the count.
     """
-    depth, level = 0, [value]
+    depth, values, level = 0, 1, [value]
     while depth <= stop:
         containers = [item for item in level if isinstance(item, dict | list)]
         if not containers:
@@ -196,7 +208,8 @@ def json_depth(value: object, stop: int) -> int:
             for container in containers
             for child in (container.values() if isinstance(container, dict) else container)
         ]
-    return depth
+        values += len(level)
+    return depth, values
 
 
 async def graphql_get(request: Request) -> Response:

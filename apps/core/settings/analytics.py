@@ -63,6 +63,15 @@ class QueryLimits(Settings):
             minimum=8, maximum=100,
         ),
     )  # fmt: skip
+    max_json_values: int = field(
+        default=2000,
+        metadata=env(
+            "ANALYTICS_MAX_JSON_VALUES",
+            "values in the JSON body, variables included: coercing them takes time per value"
+            " (the largest useful variables hold a few hundred)",
+            minimum=100,
+        ),
+    )
     request_timeout: timedelta = field(
         default=timedelta(seconds=15),
         metadata=env(

@@ -308,6 +308,9 @@ def test_nul_characters_in_filters_steps_and_types_are_bad_user_input(
         (b"[" * 30_000 + b"]" * 30_000, "deeper than 24 levels",
          {"code": "BAD_USER_INPUT", "limit": "nesting", "allowed": 24}),
         (b"null", "must be a JSON object", {"code": "BAD_USER_INPUT"}),
+        (b'{"query": "{ games { id } }", "variables": {"t": [' + b'"a",' * 3000 + b'"a"]}}',
+         "more than 2000 JSON values",
+         {"code": "BAD_USER_INPUT", "limit": "jsonValues", "allowed": 2000}),
     ],
 )  # fmt: skip
 def test_bodies_that_are_not_utf8_or_nest_deeply_are_400(
