@@ -14,16 +14,20 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import logging
 import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Final, TypeAlias
 
 from graphql import GraphQLError, GraphQLSchema, Source, parse
 
 from apps.analytics import prepare
 from apps.analytics.errors import BadUserInput
+
+log = logging.getLogger(__name__)
 
 INLINE_FIELDS: Final = 30
 """Documents up to this many expanded fields validate in the event loop (under 1 ms)."""
@@ -77,9 +81,14 @@ class Validator:
 
     def __init__(self, processes: int) -> None:
         self._processes = processes
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: the service has threads (the connection pool's), which fork would copy badly.
-        self._pool = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
+        return ProcessPoolExecutor(
+            self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
         )
 
     async def start(self) -> None:
@@ -96,7 +105,15 @@ class Validator:
         if measured.fields <= INLINE_FIELDS:
             return prepare.validation_errors(schema, measured.document, introspection=introspection)
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(self._pool, _errors_of, query, introspection)
+        try:
+            found = await loop.run_in_executor(self._pool, _errors_of, query, introspection)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): new workers for the next documents;
+            # this one is validated here, which its fields limit keeps short.
+            log.warning("a validation worker died; starting new ones")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return prepare.validation_errors(schema, measured.document, introspection=introspection)
         source = Source(query)
         return [
             GraphQLError(

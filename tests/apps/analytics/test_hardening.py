@@ -1,12 +1,14 @@
 """What a hostile client found (issue 15), each kept as a regression test over real HTTP."""
 
 import os
+import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -428,3 +430,20 @@ def test_the_validation_worker_starts_with_the_service_and_ends_with_it(
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_a_killed_validation_worker_is_replaced_and_no_request_fails(
+    endpoints: Endpoints, game: GameKey, token: AnalystToken
+) -> None:
+    before = descendants(os.getpid())
+    large = "{ games { " + " ".join(["id name"] * 30) + " } }"
+    with running_analytics(analytics_settings(endpoints)) as server:
+        [worker] = [
+            pid for pid in descendants(os.getpid()) - before
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]  # fmt: skip
+        os.kill(worker, signal.SIGKILL)
+        for _ in range(3):
+            r = graphql(server.url, large, token)
+            assert r.status_code == 200
+            assert r.json()["data"]["games"][0]["id"] == str(game.game_id)
