@@ -14,6 +14,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
+from apps.analytics.prepare import Prepared
+from apps.analytics.validator import Validator
 from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
@@ -28,23 +30,27 @@ class Runtime:
     pool: AsyncConnectionPool
     cache: ResultCache
     metrics: AnalyticsMetrics
+    validator: Validator
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """One request's: who asks (checked before execution) and the UTC day it asks on."""
+    """One request's: who asks (checked before execution), the UTC day it asks on, and the
+    document it runs (parsed and validated by apps/analytics/prepare.py)."""
 
     runtime: Runtime
     grant: TokenGrant
     today: date
+    prepared: Prepared
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
-    """Open the pool and the Redis client; close both on exit.
+    """Open the pool, the Redis client and the validation workers; close them on exit.
 
     Start-up does not wait for PostgreSQL or Redis: /readyz reports PostgreSQL,
-    requests answer an error while it is down, and work without Redis.
+    requests answer an error while it is down, and work without Redis. It waits
+    for the validation workers (a second or two), which no request should pay.
     """
     timeout_ms = max(1, int(settings.statement_timeout.total_seconds() * 1000))
 
@@ -72,9 +78,13 @@ async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
         if settings.cache
         else None
     )
+    validator = Validator(settings.validation_processes)
     try:
-        yield Runtime(settings, pool, ResultCache(client, settings.cache_ttl, metrics), metrics)
+        await validator.start()
+        cache = ResultCache(client, settings.cache_ttl, metrics)
+        yield Runtime(settings, pool, cache, metrics, validator)
     finally:
+        validator.close()
         if client is not None:
             await client.aclose()
         await pool.close()

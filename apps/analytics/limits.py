@@ -1,123 +1,39 @@
-"""The limits of one request: document size, depth, aliases, complexity, and argument ranges.
+"""The limits of one request's arguments, and the complexity of `games` per game.
 
-Document limits run as strawberry validation extensions before anything
-executes; argument ranges are checked by `apps.core.periods` in each resolver.
-Every violation becomes BAD_USER_INPUT naming the limit (`limit`) or the
-argument (`argument`), and what is allowed (`allowed`).
+Document limits (tokens, nesting, fields, depth, aliases, complexity) are
+checked by apps/analytics/prepare.py before anything executes; argument
+ranges are checked here, in each resolver, by `apps.core.periods` and the
+calendar and text rules below. Every violation becomes BAD_USER_INPUT naming
+the limit (`limit`) or the argument (`argument`), and what is allowed (`allowed`).
 """
 
-import functools
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
-)
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
 from strawberry.types.nodes import SelectedField, Selection
 
+from apps.analytics.document import FIELD_WEIGHTS, complexity_error
 from apps.analytics.errors import BadUserInput
 from apps.core import periods
-from apps.core.settings.analytics import QueryLimits
 
-FIELD_WEIGHTS: Final = {
-    "activeUsers": 1,
-    "newUsers": 1,
-    "revenue": 1,
-    "sessions": 1,
-    "liveStats": 1,
-    "eventCounts": 2,
-    "retention": 2,
-    "funnel": 5,
-}
-"""The cost of one metric field per game; the fields are unique to Game in the schema."""
+__all__ = ["complexity_error", "selected_cost"]
 
-
-def document_limits(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    """Extension factories for `strawberry.Schema(extensions=...)` (one instance per request)."""
-    return [
-        functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
-        functools.partial(AddValidationRules, [_complexity_rule(limits.max_complexity)]),
-    ]
-
-
-def selection_cost(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: frozenset[str] = frozenset(),
-) -> int:
-    """The summed FIELD_WEIGHTS of the metric fields under a selection, fragments expanded."""
-    if selection_set is None:
-        return 0
-    cost = 0
-    for node in selection_set.selections:
-        if isinstance(node, FieldNode):
-            cost += FIELD_WEIGHTS.get(node.name.value, 0)
-            cost += selection_cost(node.selection_set, fragments, seen)
-        elif isinstance(node, InlineFragmentNode):
-            cost += selection_cost(node.selection_set, fragments, seen)
-        elif isinstance(node, FragmentSpreadNode):
-            name = node.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:
-                cost += selection_cost(fragment.selection_set, fragments, seen | {name})
-    return cost
+FIRST_DAY: Final = date(1970, 1, 1)
+LAST_DAY: Final = date(8999, 12, 31)
+"""Days an argument may name. Far from the calendar's ends (0001-01-01, 9999-12-31), so
+no bucket, retention point, funnel window or UTC offset computed from them overflows."""
+_CALENDAR: Final = f"days from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 
 def selected_cost(selections: Sequence[Selection]) -> int:
-    """`selection_cost` over strawberry's view of a selection (`info.selected_fields`)."""
+    """The summed FIELD_WEIGHTS of strawberry's view of a selection (`info.selected_fields`)."""
     cost = 0
     for node in selections:
         if isinstance(node, SelectedField):
             cost += FIELD_WEIGHTS.get(node.name, 0)
         cost += selected_cost(node.selections)
     return cost
-
-
-def complexity_error(cost: int, allowed: int) -> BadUserInput:
-    return BadUserInput(
-        f"the request's complexity is {cost}; at most {allowed} is allowed (each metric field"
-        " costs its weight per game: funnel 5, retention and eventCounts 2, the others 1)",
-        limit="complexity",
-        allowed=allowed,
-    )
-
-
-def _complexity_rule(allowed: int) -> type[ValidationRule]:
-    class ComplexityRule(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            document = context.document
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            for op in document.definitions:
-                if isinstance(op, OperationDefinitionNode):
-                    cost = selection_cost(op.selection_set, fragments)
-                    if cost > allowed:
-                        error = complexity_error(cost, allowed)
-                        context.report_error(GraphQLError(error.message, op, original_error=error))
-
-    return ComplexityRule
 
 
 # What each check allows, for `extensions.allowed` (the message says which rule failed).
@@ -142,16 +58,50 @@ def _checked(kind: str, check: Callable[..., None], *args: Any) -> None:
         raise BadUserInput(str(e), argument=e.argument, allowed=_ALLOWED[kind]) from None
 
 
+def _on_calendar(argument: str, day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadUserInput(
+            f"{argument}: {day.isoformat()} is outside the days this API answers for",
+            argument=argument,
+            allowed=_CALENDAR,
+        )
+
+
+def _text(argument: str, values: Sequence[str | None]) -> None:
+    """PostgreSQL text holds no NUL, and UTF-8 no lone surrogate: refused by name."""
+    for value in values:
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise BadUserInput(
+                f"{argument}: a value contains a NUL character",
+                argument=argument, allowed="text without NUL characters",
+            )  # fmt: skip
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise BadUserInput(
+                f"{argument}: a value is not valid Unicode (an unpaired surrogate)",
+                argument=argument, allowed="valid Unicode text",
+            ) from None  # fmt: skip
+
+
 def day_range(first: date, last: date) -> None:
+    _on_calendar("from", first)
+    _on_calendar("to", last)
     _checked("day_range", periods.check_day_range, first, last)
 
 
 def time_range(start: datetime, end: datetime, bucket: periods.Bucket) -> None:
+    # The local date: UTC is at most a day away, and the bounds are years from the edges.
+    _on_calendar("from", start.date())
+    _on_calendar("to", end.date())
     _checked("time_range", periods.check_time_range, start, end, bucket)
 
 
 def funnel(steps: Sequence[str], window_seconds: int) -> None:
     _checked("steps", periods.check_funnel_steps, steps)
+    _text("steps", steps)
     _checked("window", periods.check_funnel_window, window_seconds)
 
 
@@ -161,7 +111,11 @@ def retention_days(days: Sequence[int]) -> None:
 
 def event_types(types: Sequence[str] | None) -> None:
     _checked("types", periods.check_event_types, types)
+    _text("types", types or ())
 
 
 def segment(value: periods.Segment) -> None:
     _checked("segment", periods.check_segment, value)
+    _text("filter.platform", (value.platform,))
+    _text("filter.country", (value.country,))
+    _text("filter.appVersion", (value.app_version,))

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 from apps.analytics import games, limits, resolvers
 from apps.analytics.auth import SeesGame, parse_game_id
 from apps.analytics.context import Context
+from apps.analytics.prepare import PreparedDocument
 from apps.analytics.types import (
     Bucket,
     Cohort,
@@ -32,7 +33,6 @@ from apps.analytics.types import (
     segment,
 )
 from apps.core import periods
-from apps.core.settings.analytics import QueryLimits
 
 Info = strawberry.Info[Context, None]
 From = Annotated[date, strawberry.argument(name="from")]
@@ -161,8 +161,6 @@ class AnalyticsSchema(strawberry.Schema):
         """Nothing here: app.py logs unexpected errors once, as it formats them (errors.py)."""
 
 
-def build_schema(query_limits: QueryLimits) -> strawberry.Schema:
-    return AnalyticsSchema(
-        query=Query,
-        extensions=limits.document_limits(query_limits),
-    )
+def build_schema() -> strawberry.Schema:
+    """The schema; it runs only documents apps/analytics/prepare.py checked (PreparedDocument)."""
+    return AnalyticsSchema(query=Query, extensions=[PreparedDocument])

@@ -5,14 +5,32 @@ built from it with `of`; strawberry turns snake_case into the contract's
 camelCase names (tests/apps/analytics/test_api_schema.py pins the SDL).
 """
 
+import math
+import sys
 from datetime import date, datetime
 from enum import Enum
-from typing import Self
+from typing import Final, Self
 
 import strawberry
 
 from apps.analytics import results
 from apps.core import periods
+
+FLOAT_MAX: Final = sys.float_info.max
+
+
+def finite(value: float) -> float:
+    """A GraphQL Float cannot be infinite or NaN, and a JSON number neither.
+
+    Stored amounts (from public ingest keys) can add up beyond a double: an
+    infinite value saturates to the largest finite double with its sign, and
+    NaN (infinite amounts of both signs in one bucket) is reported as 0.0.
+    """
+    if math.isnan(value):
+        return 0.0
+    if math.isinf(value):
+        return math.copysign(FLOAT_MAX, value)
+    return value
 
 
 @strawberry.enum
@@ -79,7 +97,7 @@ class RetentionPoint:
 
     @classmethod
     def of(cls, r: results.RetentionPoint) -> Self:
-        return cls(day=r.day, users=r.users, rate=r.rate)
+        return cls(day=r.day, users=r.users, rate=finite(r.rate))
 
 
 @strawberry.type
@@ -107,8 +125,8 @@ class RevenuePoint:
     @classmethod
     def of(cls, r: results.RevenuePoint) -> Self:
         return cls(
-            bucket=r.bucket, revenue_usd=r.revenue_usd, paying_users=r.paying_users,
-            purchases=r.purchases, arpdau=r.arpdau, arppu=r.arppu,
+            bucket=r.bucket, revenue_usd=finite(r.revenue_usd), paying_users=r.paying_users,
+            purchases=r.purchases, arpdau=finite(r.arpdau), arppu=finite(r.arppu),
         )  # fmt: skip
 
 
@@ -123,7 +141,7 @@ class SessionPoint:
     def of(cls, r: results.SessionPoint) -> Self:
         return cls(
             bucket=r.bucket, sessions=r.sessions, players=r.players,
-            avg_length_seconds=r.avg_length_seconds,
+            avg_length_seconds=finite(r.avg_length_seconds),
         )  # fmt: skip
 
 
@@ -137,8 +155,8 @@ class FunnelStep:
     @classmethod
     def of(cls, r: results.FunnelStep) -> Self:
         return cls(
-            step=r.step, users=r.users, conversion_from_start=r.conversion_from_start,
-            conversion_from_previous=r.conversion_from_previous,
+            step=r.step, users=r.users, conversion_from_start=finite(r.conversion_from_start),
+            conversion_from_previous=finite(r.conversion_from_previous),
         )  # fmt: skip
 
 
@@ -163,6 +181,6 @@ class LiveStats:
     def of(cls, r: results.LiveStats) -> Self:
         return cls(
             events_last_minute=r.events_last_minute,
-            events_per_second=r.events_per_second,
+            events_per_second=finite(r.events_per_second),
             active_players_last_5_minutes=r.active_players_last_5_minutes,
         )

@@ -3,7 +3,9 @@
 Filters on each event's own attributes. Amounts are kept per currency in
 `daily_revenue` (major units), so the rate table applies to all history.
 Daily active and paying players come from `daily_stats` per day without a
-filter, from `player_days` otherwise.
+filter, from `player_days` otherwise. Amounts are summed as numeric: a float8
+sum of stored amounts may overflow, which PostgreSQL refuses; a sum beyond a
+double becomes infinite here, and the API saturates it (apps/analytics/types.py).
 """
 
 import uuid
@@ -25,7 +27,7 @@ from apps.analytics.results import RevenuePoint, ratio
 from apps.core.periods import Granularity, Segment
 
 _AMOUNTS = """
-SELECT {bucket}, currency, sum(amount), sum(purchases)::bigint FROM daily_revenue
+SELECT {bucket}, currency, sum(amount::numeric), sum(purchases)::bigint FROM daily_revenue
 WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
 GROUP BY 1, 2
 """
@@ -70,7 +72,7 @@ async def revenue(
         rate = usd_per_unit.get(currency)
         if rate is None:
             raise UnknownCurrency(f"no USD rate for currency {currency!r} (stored purchases)")
-        usd[day] += amount * rate
+        usd[day] += float(amount) * rate
         purchases[day] += count
     points: list[RevenuePoint] = []
     for b, row in by_bucket(players, first, last, granularity):

@@ -4,7 +4,8 @@ Filters on each event's own attributes. `segment_days.sessions` counts a
 day's session_end events in a segment and `session_seconds` sums their
 `duration_seconds` (required on session_end), so the mean is their ratio;
 `player_days.played` marks a player-day with a session. Per day without a
-filter, `daily_stats` holds the same per game and day.
+filter, `daily_stats` holds the same per game and day. Seconds are summed as
+numeric, which cannot overflow (a float8 sum can, and PostgreSQL refuses it).
 """
 
 import uuid
@@ -28,7 +29,7 @@ from apps.core.periods import Granularity, Segment
 _SESSIONS = """
 WITH s AS (
     SELECT {bucket} AS bucket, sum(sessions)::bigint AS sessions,
-           sum(session_seconds) AS seconds
+           sum(session_seconds::numeric) AS seconds
     FROM segment_days
     WHERE game_id = %(game)s AND day BETWEEN %(first)s AND %(last)s{segment}
     GROUP BY 1
@@ -58,5 +59,5 @@ async def sessions(
     points: list[SessionPoint] = []
     for bucket, row in by_bucket(rows, first, last, granularity):
         count, players, seconds = (row[1], row[2], row[3]) if row else (0, 0, 0.0)
-        points.append(SessionPoint(bucket, count, players, ratio(seconds, count)))
+        points.append(SessionPoint(bucket, count, players, ratio(float(seconds), count)))
     return points

@@ -10,6 +10,8 @@ measured. docs/benchmarks.md holds their results and says which choice each back
   (why the processor's loop is hand-written).
 - `funnel_ab`: the funnel query of two revisions, interleaved on the analytics
   benchmark's data.
+- `hostile_query`: a cheap query's p99 alone and beside the worst GraphQL document the
+  analytics API accepts (how the document limits and the validation worker were sized).
 - `local_broker`: the local broker's delivery latency and CPU (the producers' linger,
   the consumers' fetch wait, the local topic's partitions).
 - `resume_latency`: how long a resumed consumer waits for its next record (why the

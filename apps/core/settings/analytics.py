@@ -45,6 +45,42 @@ class QueryLimits(Settings):
             minimum=1,
         ),
     )
+    max_fields: int = field(
+        default=100,
+        metadata=env(
+            "ANALYTICS_MAX_FIELDS",
+            "field selections of the document with every fragment spread expanded; validation"
+            " time grows with their square (a full dashboard query has about 40)",
+            minimum=10, maximum=2000,
+        ),
+    )  # fmt: skip
+    max_nesting: int = field(
+        default=24,
+        metadata=env(
+            "ANALYTICS_MAX_NESTING",
+            "brackets open at once in the document ({, [ and ( together), and levels of the"
+            " JSON body: bounds every recursive walk of the request",
+            minimum=8, maximum=100,
+        ),
+    )  # fmt: skip
+    max_json_values: int = field(
+        default=2000,
+        metadata=env(
+            "ANALYTICS_MAX_JSON_VALUES",
+            "values in the JSON body, variables included: coercing them takes time per value"
+            " (the largest useful variables hold a few hundred)",
+            minimum=100,
+        ),
+    )
+    request_timeout: timedelta = field(
+        default=timedelta(seconds=15),
+        metadata=env(
+            "ANALYTICS_REQUEST_TIMEOUT_SECONDS",
+            "time budget of one request from parsing to the last field; beyond it the request"
+            " is refused",
+            minimum=0.01,
+        ),
+    )
     max_body_bytes: int = field(
         default=64 * 1024,
         metadata=env(
@@ -104,6 +140,14 @@ class AnalyticsSettings(ServiceSettings):
             minimum=1, maximum=200,
         ),
     )  # fmt: skip
+    validation_processes: int = field(
+        default=1,
+        metadata=env(
+            "ANALYTICS_VALIDATION_PROCESSES",
+            "worker processes that validate large documents (apps/analytics/validator.py)",
+            minimum=1, maximum=32,
+        ),
+    )  # fmt: skip
     statement_timeout: timedelta = field(
         default=timedelta(seconds=10),
         metadata=env(
@@ -116,6 +160,14 @@ class AnalyticsSettings(ServiceSettings):
         default=True,
         metadata=env(
             "ANALYTICS_GRAPHIQL", "serve GraphiQL on GET /graphql (default: on for local only)",
+            default_from=lambda read: read.get("stack") == "local",
+        ),
+    )  # fmt: skip
+    introspection: bool = field(
+        default=False,
+        metadata=env(
+            "ANALYTICS_INTROSPECTION",
+            "answer __schema and __type (GraphiQL needs them; default: on for local only)",
             default_from=lambda read: read.get("stack") == "local",
         ),
     )  # fmt: skip

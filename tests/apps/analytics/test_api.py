@@ -273,7 +273,10 @@ def test_mutations_and_unknown_fields_are_bad_user_input(
     assert r.status_code == 200
     assert only_error(r)["extensions"] == {"code": "BAD_USER_INPUT"}
     r = graphql(analytics.url, "mutation { games { id } }", token)
-    assert only_error(r)["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert r.status_code == 400
+    error = only_error(r)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "allowed": "query"}
+    assert error["message"] == "only queries are served; this operation is a mutation"
 
 
 def test_a_statement_past_the_timeout_is_bad_user_input_query_too_expensive(
