@@ -5,32 +5,15 @@ built from it with `of`; strawberry turns snake_case into the contract's
 camelCase names (tests/apps/analytics/test_api_schema.py pins the SDL).
 """
 
-import math
-import sys
 from datetime import date, datetime
 from enum import Enum
-from typing import Final, Self
+from typing import Self
 
 import strawberry
 
 from apps.analytics import results
+from apps.analytics.results import finite
 from apps.core import periods
-
-FLOAT_MAX: Final = sys.float_info.max
-
-
-def finite(value: float) -> float:
-    """A GraphQL Float cannot be infinite or NaN, and a JSON number neither.
-
-    Stored amounts (from public ingest keys) can add up beyond a double: an
-    infinite value saturates to the largest finite double with its sign, and
-    NaN (infinite amounts of both signs in one bucket) is reported as 0.0.
-    """
-    if math.isnan(value):
-        return 0.0
-    if math.isinf(value):
-        return math.copysign(FLOAT_MAX, value)
-    return value
 
 
 @strawberry.enum

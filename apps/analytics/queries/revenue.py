@@ -23,7 +23,7 @@ from apps.analytics.queries.common import (
     from_daily_stats,
     segment_condition,
 )
-from apps.analytics.results import RevenuePoint, ratio
+from apps.analytics.results import RevenuePoint, finite, ratio
 from apps.core.periods import Granularity, Segment
 
 _AMOUNTS = """
@@ -72,7 +72,7 @@ async def revenue(
         rate = usd_per_unit.get(currency)
         if rate is None:
             raise UnknownCurrency(f"no USD rate for currency {currency!r} (stored purchases)")
-        usd[day] += float(amount) * rate
+        usd[day] = finite(usd[day] + float(amount) * rate)
         purchases[day] += count
     points: list[RevenuePoint] = []
     for b, row in by_bucket(players, first, last, granularity):

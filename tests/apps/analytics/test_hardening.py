@@ -222,7 +222,9 @@ def test_revenue_beyond_a_double_saturates_instead_of_failing(
         ' sessions(from: "2026-03-01", to: "2026-03-04", filter: {country: ""})'
         " { bucket avgLengthSeconds } } }"
     )
+    hits = []
     for _ in range(2):  # computed, then from the cache
+        hits.append(_cache_hits(analytics.url))
         r = graphql(analytics.url, query, token)
         assert r.status_code == 200
         body = r.json()
@@ -234,6 +236,17 @@ def test_revenue_beyond_a_double_saturates_instead_of_failing(
         assert [p["avgLengthSeconds"] for p in sessions] == [FLOAT_MAX, FLOAT_MAX, 0.0, 12.5]
     assert "Infinity" not in r.text
     assert "NaN" not in r.text
+    # The saturated answer was cached as it is (an infinite one would be null there).
+    assert _cache_hits(analytics.url) - hits[1] == 2
+
+
+def _cache_hits(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=5).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith('gm_analytics_cache_total{result="hit"')
+    )
 
 
 # --- 3. edges of the calendar, NUL characters -----------------------------------------------
