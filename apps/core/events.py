@@ -35,10 +35,11 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=253402300799999)]
 ProgressionStatus = Literal["start", "complete", "fail"]
-Level = Annotated[int, msgspec.Meta(ge=0)] | ShortText
+Level = Annotated[int, msgspec.Meta(ge=0, le=limits.MAX_LEVEL)] | ShortText
 EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
-Amount = Annotated[float, msgspec.Meta(gt=0)]
+# Bounded so that every rollup sum of valid values is finite (apps/core/limits.py).
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=limits.MAX_DURATION_SECONDS)]
+Amount = Annotated[float, msgspec.Meta(gt=0, le=limits.MAX_AMOUNT)]
 
 
 class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
