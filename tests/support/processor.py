@@ -126,3 +126,18 @@ def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def settle(processor: ThreadedProcessor, timeout: float = 60) -> None:
+    """Wait until the processor has read every partition to its end twice, a fetch apart."""
+    seen: list[float] = []
+
+    def steady() -> bool:
+        p = processor.processor
+        if p.caught_up and p.lag == 0:
+            seen.append(time.monotonic())
+            return seen[-1] - seen[0] > 0.6
+        seen.clear()
+        return False
+
+    poll_until(steady, timeout=timeout, what="the processor to catch up")
