@@ -42,11 +42,9 @@ ROLLUP_COUNT_MAX: Final = 2**63 - 1
 
 MAX_PROPERTIES_DEPTH: Final = 32
 """How deeply `properties` may nest objects and arrays (the object itself is level 1)."""
-MAX_NUMBER_CHARS: Final = 40
-"""Longest number in `properties`, in characters (a double needs 24, an int64 20)."""
 MIN_PROPERTY_INT: Final = -(2**63)
-MAX_PROPERTY_INT: Final = 2**64 - 1
-"""Integers in `properties` fit 64 bits, signed or unsigned."""
+MAX_PROPERTY_INT: Final = 2**63 - 1
+"""Integers in `properties` fit PostgreSQL's bigint; other numbers are stored as doubles."""
 
 READ_TIMEOUT: Final = timedelta(seconds=10)
 """How long a client may take to send a request body, once its headers are in."""

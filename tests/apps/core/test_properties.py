@@ -1,4 +1,4 @@
-"""The properties judge: plain objects pass verbatim, the rest only within every bound."""
+"""The properties judge: stored compact, every number within a bigint or a finite double."""
 
 import json
 
@@ -16,14 +16,18 @@ def test_nesting_depth_ignores_brackets_inside_strings() -> None:
     assert nesting_depth("{}") == 1
 
 
-def test_the_fast_path_and_the_slow_path_agree() -> None:
-    plain = '{"store": "apple", "n": 3, "x": [1.5, {"y": null}]}'
-    padded = json.dumps({"pad": "z" * 500, "n": 3, "x": [1.5, {"y": None}]})
-    assert check(plain.encode(), False) == plain
-    assert check(padded.encode(), False) == padded
+def test_flat_and_nested_objects_are_stored_compact_with_their_values() -> None:
+    flat = '{"store": "apple", "n": 3, "f": 1.50, "e": 1e2, "tiny": 1e-400, "t": true}'
+    nested = '{"store": "apple", "x": [1.5, {"y": null}], "big": 9223372036854775807}'
+    assert check(flat.encode(), False) == (
+        '{"store":"apple","n":3,"f":1.5,"e":100.0,"tiny":0.0,"t":true}'
+    )
+    assert check(nested.encode(), False) == (
+        '{"store":"apple","x":[1.5,{"y":null}],"big":9223372036854775807}'
+    )
 
 
-def test_a_body_with_whitespace_over_the_size_is_stored_compact() -> None:
+def test_whitespace_does_not_count_towards_the_size() -> None:
     spaced = "{" + " " * 9000 + '"a": 1e300}'
     assert check(spaced.encode(), False) == '{"a":1e300}'
 
@@ -33,6 +37,10 @@ def test_a_body_with_whitespace_over_the_size_is_stored_compact() -> None:
     [
         ("[1]", False),
         ('{"a": 1e400}', False),
+        ('{"a": [1e400]}', False),
+        ('{"a": 9223372036854775808}', False),
+        ('{"a": {"b": -9223372036854775809}}', False),
+        ('{"a": ' + "9" * 5000 + "}", False),
         ('{"a": ' + "[" * 40 + "]" * 40 + "}", True),
         ("{" + ",".join(f'"k{i}":0' for i in range(65)) + "}", True),
         ('{"a": "' + "x" * 9000 + '"}', True),
@@ -56,7 +64,9 @@ values = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), values, max_size=8))
-def test_every_object_within_the_bounds_is_accepted_unchanged(obj: dict[str, object]) -> None:
+def test_every_object_within_the_bounds_is_accepted_with_its_values(
+    obj: dict[str, object],
+) -> None:
     text = json.dumps(obj)
     if nesting_depth(text) > limits.MAX_PROPERTIES_DEPTH or "\\u0000" in text:
         return

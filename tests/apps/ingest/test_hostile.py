@@ -35,7 +35,7 @@ def _deep(levels: int) -> bytes:
         (_with(b'"timestamp": "0001-01-01T00:00:00+23:59"'), "timestamp", "out of range"),
         (_with(b'"properties": {"n": 1e400, "pad": "%s"}' % (b"x" * 400)), "properties",
          "beyond a 64-bit float"),
-        (_with(b'"properties": {"n": %s}' % (b"9" * 5000)), "properties", "64 bits"),
+        (_with(b'"properties": {"n": %s}' % (b"9" * 5000)), "properties", "beyond a 64-bit"),
         (_with(b'"properties": {"n": 1e999999}'), "properties", "beyond a 64-bit float"),
         (_with(b'"properties": %s' % _deep(limits.MAX_PROPERTIES_DEPTH + 1)), "properties",
          "levels deep"),
