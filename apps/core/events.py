@@ -120,9 +120,9 @@ class StoredEvent(msgspec.Struct, array_like=True, gc=False):
     as MessagePack timestamps); `properties` is the client's JSON object as
     compact text (apps/core/properties.py). Keyed on Kafka by `partition_key`.
     Every field is positional and required: building one costs a sixth of
-    keyword construction, and
-    ingestion builds one per event. Not tracked by the garbage collector: it
-    holds no containers, so it cannot be part of a cycle.
+    keyword construction, and ingestion builds one per event. Not tracked by
+    the garbage collector: it holds no containers, so it cannot be part of a
+    cycle.
     """
 
     v: int
