@@ -35,10 +35,11 @@ Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=253402300799999)]
 ProgressionStatus = Literal["start", "complete", "fail"]
-Level = Annotated[int, msgspec.Meta(ge=0)] | ShortText
+Level = Annotated[int, msgspec.Meta(ge=0, le=limits.MAX_LEVEL)] | ShortText
 EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
-Amount = Annotated[float, msgspec.Meta(gt=0)]
+# Bounded so that every rollup sum of valid values is finite (apps/core/limits.py).
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=limits.MAX_DURATION_SECONDS)]
+Amount = Annotated[float, msgspec.Meta(gt=0, le=limits.MAX_AMOUNT)]
 
 
 class IncomingEvent(msgspec.Struct, forbid_unknown_fields=True):
@@ -117,10 +118,11 @@ class StoredEvent(msgspec.Struct, array_like=True, gc=False):
     skew-corrected time (what analytics count by), `client_time` the timestamp
     as the client sent it, `received_at` the server's receive time (all UTC,
     as MessagePack timestamps); `properties` is the client's JSON object as
-    text. Keyed on Kafka by `partition_key`. Every field is positional
-    and required: building one costs a sixth of keyword construction, and
-    ingestion builds one per event. Not tracked by the garbage collector: it
-    holds no containers, so it cannot be part of a cycle.
+    compact text (apps/core/properties.py). Keyed on Kafka by `partition_key`.
+    Every field is positional and required: building one costs a sixth of
+    keyword construction, and ingestion builds one per event. Not tracked by
+    the garbage collector: it holds no containers, so it cannot be part of a
+    cycle.
     """
 
     v: int

@@ -14,7 +14,8 @@ from typing import Final, get_args
 
 import msgspec
 
-from apps.core import currency, limits
+from apps.core import countries, currency, limits
+from apps.core import properties as properties_
 from apps.core.errors import BatchError, TooLarge
 from apps.core.events import (
     BUILTIN_TYPES,
@@ -83,14 +84,17 @@ _FRIENDLY: Final[dict[str, str]] = {
     "event_id": "must be a UUID string",
     "timestamp": "must be an RFC 3339 date-time with a UTC offset, or epoch milliseconds (integer)",
     "type": f"must be a built-in type or a custom type matching {limits.TYPE_PATTERN}",
-    "country": "must be an ISO 3166-1 alpha-2 country code",
+    "country": "must be an assigned ISO 3166-1 alpha-2 country code",
     "currency": "must be an ISO 4217 currency code (three upper-case letters)",
     "status": "must be one of start, complete, fail",
     "level": (
-        f"must be a non-negative integer or a string of 1..{limits.MAX_SHORT_TEXT_CHARS} chars"
+        f"must be an integer of 0..{limits.MAX_LEVEL} or a string of "
+        f"1..{limits.MAX_SHORT_TEXT_CHARS} chars"
     ),
-    "amount": "must be a number greater than 0 (major units)",
-    "duration_seconds": "must be a number greater than or equal to 0",
+    "amount": f"must be a number greater than 0 and at most {limits.MAX_AMOUNT:g} (major units)",
+    "duration_seconds": (
+        f"must be a number of seconds from 0 to {limits.MAX_DURATION_SECONDS} (30 days)"
+    ),
     "player_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
     "session_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
     "item_id": f"must be a string of 1..{limits.MAX_ID_CHARS} characters",
@@ -99,20 +103,22 @@ _FRIENDLY: Final[dict[str, str]] = {
 }
 _AT_PATH = re.compile(r"^(?P<msg>.*?) - at `\$(?:\.(?P<field>[A-Za-z_0-9]+))?[^`]*`$", re.DOTALL)
 _NAMED = re.compile(r"`(?P<field>[^`]+)`")
-# Fewer bytes than this cannot hold more than MAX_PROPERTIES_KEYS keys ("":0, is 5 bytes).
-_OPEN_BRACE: Final = ord("{")
-# A \u0000 escape not itself escaped (preceded by an even number of backslashes).
-_NUL_ESCAPE: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-# PostgreSQL text cannot hold NUL: refuse it here, where the client learns why.
-_TEXT_FIELDS: Final = ("player_id", "session_id", "platform", "app_version", "item_id")
-_KEYS_SURELY_WITHIN: Final = (limits.MAX_PROPERTIES_KEYS + 1) * 5
+# Identifiers and labels hold no control character (C0, DEL, C1): PostgreSQL text cannot
+# hold NUL, and the others are no part of a name an analyst reads or filters by.
+_TEXT_FIELDS: Final = ("player_id", "session_id", "platform", "app_version", "item_id", "level")
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_ERROR: Final = "must not contain control characters (U+0000..U+001F, U+007F..U+009F)"
 _event_decoder = msgspec.json.Decoder(IncomingEvent)
 _unchecked_decoder = msgspec.json.Decoder(UncheckedEvent)
 _unchecked_batch_decoder = msgspec.json.Decoder(UncheckedBatch)
 _NUL_TEXT: Final = b"\\u0000"
 """JSON can carry NUL only escaped (the decoder refuses a raw one): a body without this
-text holds no NUL anywhere, and its events skip the per-field NUL checks."""
+text holds no NUL anywhere, and its properties skip the NUL scan."""
 _EMPTY_PROPERTIES: Final = "{}"
+_NESTED: Final = (
+    "is nested too deeply for the decoder "
+    f"(properties may nest {limits.MAX_PROPERTIES_DEPTH} levels)"
+)
 
 
 def _pattern(annotated: object) -> re.Pattern[str]:
@@ -132,13 +138,12 @@ _COUNTRY_UPPER: Final = {
     code: code.upper()
     for a in string.ascii_letters
     for b in string.ascii_letters
-    if _pattern(Country).search(code := a + b)
+    if _pattern(Country).search(code := a + b) and code.upper() in countries.ASSIGNED
 }
 _CURRENCIES: Final = frozenset(
     code for code in currency.USD_PER_UNIT if _pattern(Currency).search(code)
 )
 _batch_decoder = msgspec.json.Decoder(IncomingBatch)
-_compact = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +189,8 @@ def parse_batch(
     except (msgspec.DecodeError, UnicodeDecodeError):
         # Something is wrong somewhere: judge the envelope, then each event on its own.
         batch = _decode_envelope(body)
+    except RecursionError:
+        raise BatchError("body", _NESTED) from None
     n = len(batch.events)
     if n > limits.MAX_EVENTS_PER_BATCH:
         raise TooLarge("events", f"{n} events; at most {limits.MAX_EVENTS_PER_BATCH} per request")
@@ -191,7 +198,12 @@ def parse_batch(
         raise BatchError("events", f"must hold 1 to {limits.MAX_EVENTS_PER_BATCH} events")
     skew = timedelta(0)
     if batch.sent_at is not None:
-        skew = received_at - _as_utc(batch.sent_at)
+        try:
+            skew = received_at - _as_utc(batch.sent_at)
+        except OverflowError:
+            raise BatchError(
+                "sent_at", "is out of range once converted to UTC (before 0001 or after 9999)"
+            ) from None
     window = _Window(
         game_id,
         received_at,
@@ -200,6 +212,8 @@ def parse_batch(
         received_at + policy.max_future,
         policy,
         b"\\" in body and _NUL_TEXT in body,  # memchr first: most bodies have no escapes
+        # A control character arrives escaped (\n, \u0001), as DEL or as a C1 (UTF-8 C2 ..).
+        b"\\" in body or b"\x7f" in body or b"\xc2" in body,
     )
     result = BatchResult()
     accept, reject = result.accepted.append, result.rejected.append
@@ -235,12 +249,16 @@ class _Window:
     latest: datetime
     policy: TimePolicy
     nul_possible: bool
-    """The body has an escaped NUL somewhere: check each text field for one."""
+    """The body has an escaped NUL somewhere: check the properties for one."""
+    controls_possible: bool
+    """The body may hold a control character: check each text field for one."""
 
 
 def _decode_envelope(body: bytes) -> IncomingBatch:
     try:
         return _batch_decoder.decode(body)
+    except RecursionError:
+        raise BatchError("body", _NESTED) from None
     except msgspec.ValidationError as e:
         fld, msg, _ = _explain(str(e))
         raise BatchError("body" if fld == "event" else fld, msg) from None
@@ -261,22 +279,33 @@ def _judge(ev: IncomingEvent | UncheckedEvent, window: _Window) -> StoredEvent:
             f"{code} is not in the shipped rate table (rates of {currency.RATES_DATE})",
             UNSUPPORTED_CURRENCY,
         )
-    if window.nul_possible:
+    if window.controls_possible:
         for name in _TEXT_FIELDS:
             value = getattr(ev, name)
-            if value is not None and "\x00" in value:
-                raise _Reject(name, "must not contain NUL characters", INVALID_FIELD)
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise _Reject(name, _CONTROL_ERROR, INVALID_FIELD)
     raw_properties = ev.properties
     properties = _EMPTY_PROPERTIES
     if raw_properties is not EMPTY_OBJECT:
-        properties = _check_properties(raw_properties, window.nul_possible)
+        try:
+            properties = properties_.check(raw_properties, window.nul_possible)
+        except properties_.PropertiesError as e:
+            code = PROPERTIES_TOO_LARGE if e.too_large else INVALID_FIELD
+            raise _Reject("properties", e.reason, code) from None
 
     timestamp = ev.timestamp
-    client_time = (
-        EPOCH + _MILLISECOND * timestamp
-        if isinstance(timestamp, int)
-        else timestamp.astimezone(UTC)
-    )
+    try:
+        client_time = (
+            EPOCH + _MILLISECOND * timestamp
+            if isinstance(timestamp, int)
+            else timestamp.astimezone(UTC)
+        )
+    except OverflowError:
+        raise _Reject(
+            "timestamp",
+            "is out of range once converted to UTC (before 0001 or after 9999)",
+            INVALID_FIELD,
+        ) from None
     try:
         event_time = client_time + window.skew
     except OverflowError:
@@ -287,7 +316,14 @@ def _judge(ev: IncomingEvent | UncheckedEvent, window: _Window) -> StoredEvent:
         _reject_time(event_time, window)
     country = ev.country
     if country is not None:
-        country = _COUNTRY_UPPER.get(country) or country.upper()
+        assigned = _COUNTRY_UPPER.get(country)
+        if assigned is None:
+            raise _Reject(
+                "country",
+                f"{country} is not an assigned ISO 3166-1 alpha-2 country code",
+                INVALID_FIELD,
+            )
+        country = assigned
     level = ev.level
     return StoredEvent(
         SCHEMA_VERSION, window.game_id, ev.event_id, etype, ev.player_id, ev.session_id,
@@ -305,6 +341,8 @@ def _decode(raw: msgspec.Raw) -> IncomingEvent | UncheckedEvent:
         return _decode_checked(raw)
     except UnicodeDecodeError:
         raise _Reject("event", "must be valid UTF-8", INVALID_FIELD) from None
+    except RecursionError:
+        raise _Reject("event", _NESTED, INVALID_FIELD) from None
     return ev if _passes_patterns(ev) else _decode_checked(raw)
 
 
@@ -325,6 +363,8 @@ def _decode_checked(raw: msgspec.Raw) -> IncomingEvent:
         raise _Reject(*_explain(str(e))) from None
     except UnicodeDecodeError:
         raise _Reject("event", "must be valid UTF-8", INVALID_FIELD) from None
+    except RecursionError:
+        raise _Reject("event", _NESTED, INVALID_FIELD) from None
 
 
 def _new_type(etype: str) -> bool:
@@ -376,44 +416,6 @@ def _reject_time(event_time: datetime, window: _Window) -> None:
         f"late-event horizon of {_human(policy.late_horizon)}",
         TIMESTAMP_TOO_OLD,
     )
-
-
-def _check_properties(raw: msgspec.Raw, nul_possible: bool) -> str:
-    """The properties object as JSON text, or `_Reject`."""
-    try:
-        text = str(raw, "utf-8")
-    except UnicodeDecodeError:
-        text = ""
-    if not text or text[0] != "{" or nul_possible:
-        data = memoryview(raw)
-        if len(data) == 0 or data[0] != _OPEN_BRACE:
-            raise _Reject("properties", "must be a JSON object", INVALID_FIELD)
-        if nul_possible and _NUL_ESCAPE.search(data):
-            raise _Reject("properties", "must not contain NUL characters (\\u0000)", INVALID_FIELD)
-        if not text:
-            raise _Reject("properties", "must be valid UTF-8", INVALID_FIELD)
-    # Each key takes at least 5 characters ("":0,), as it takes at least 5 bytes.
-    if len(text) < _KEYS_SURELY_WITHIN:
-        return text
-    data = memoryview(raw)
-    value = msgspec.json.decode(data)
-    assert isinstance(value, dict)
-    if len(value) > limits.MAX_PROPERTIES_KEYS:
-        raise _Reject(
-            "properties",
-            f"has {len(value)} keys; at most {limits.MAX_PROPERTIES_KEYS} allowed",
-            PROPERTIES_TOO_LARGE,
-        )
-    if len(data) <= limits.MAX_PROPERTIES_BYTES:
-        return text
-    compact = _compact.encode(value)
-    if len(compact) > limits.MAX_PROPERTIES_BYTES:
-        raise _Reject(
-            "properties",
-            f"is {len(compact)} bytes as compact JSON; at most {limits.MAX_PROPERTIES_BYTES}",
-            PROPERTIES_TOO_LARGE,
-        )
-    return compact.decode()
 
 
 def _as_utc(value: datetime | int) -> datetime:

@@ -10,13 +10,18 @@ import msgspec
 from starlette.responses import Response
 
 from apps.core.errors import BatchError, InputError, TooLarge, UnsupportedMedia
+from apps.edge.errors import BodyTimeout, ClientGone
 
 _encode = msgspec.json.encode
 STATUS: Final[dict[type[InputError], int]] = {
     BatchError: 400,
     TooLarge: 413,
     UnsupportedMedia: 415,
+    BodyTimeout: 408,
+    ClientGone: 400,
 }
+_CLOSE: Final = {"Connection": "close"}
+"""After a 408 the rest of the body may still come: the connection is not reused."""
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
@@ -35,4 +40,5 @@ def status_of(exc: InputError) -> int:
 
 
 def input_error_response(exc: InputError) -> Response:
-    return json_response(status_of(exc), error_body(exc.reason, exc.field))
+    headers = _CLOSE if isinstance(exc, BodyTimeout) else None
+    return json_response(status_of(exc), error_body(exc.reason, exc.field), headers)

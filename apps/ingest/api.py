@@ -48,6 +48,7 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
         content_length=headers.get("content-length"),
         content_encoding=headers.get("content-encoding"),
         encodings=_ENCODINGS,
+        read_timeout=rt.settings.read_timeout.total_seconds(),
     )
     horizon = (
         timedelta(days=grant.late_horizon_days)

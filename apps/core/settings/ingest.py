@@ -53,4 +53,13 @@ class IngestSettings(ServiceSettings):
             "(revocations reach running services at once through NOTIFY)",
         ),
     )
+    read_timeout: timedelta = field(
+        default=limits.READ_TIMEOUT,
+        metadata=env(
+            "INGEST_READ_TIMEOUT_SECONDS",
+            "how long a client may take to send a request body once its headers are in "
+            "(then 408 and the connection is closed)",
+            minimum=0.01,
+        ),
+    )
     kafka_tls: KafkaTls | None = field(default=None, metadata=SECTION)

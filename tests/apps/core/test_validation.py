@@ -260,7 +260,8 @@ def test_nul_characters_are_refused_where_postgres_cannot_store_them() -> None:
         )
     )
     assert [(r.index, r.field) for r in result.rejected] == [(0, "player_id"), (1, "properties")]
-    assert all("NUL" in r.error for r in result.rejected)
+    assert "control characters (U+0000" in result.rejected[0].error
+    assert "NUL" in result.rejected[1].error
 
 
 def test_invalid_utf8_is_a_rejection_not_an_error() -> None:
@@ -319,3 +320,176 @@ def test_the_fast_path_decides_as_the_event_schema_alone(fields: list[dict[str, 
 class _Refuses:
     def decode(self, _body: bytes) -> object:
         raise msgspec.ValidationError("forced onto the event-by-event path")
+
+
+# Hostile-client review (issue 15): everything validation accepts is storable and summable;
+# everything else is a rejection naming the field, never an exception.
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        ({"etype": "purchase", "amount": 1e308}, "amount", "at most 1e+12"),
+        ({"etype": "purchase", "amount": limits.MAX_AMOUNT * 1.0000001}, "amount", "at most"),
+        ({"etype": "session_end", "duration_seconds": 1e308}, "duration_seconds", "30 days"),
+        (
+            {"etype": "session_end", "duration_seconds": limits.MAX_DURATION_SECONDS + 0.001},
+            "duration_seconds",
+            "from 0 to 2592000",
+        ),
+        ({"etype": "progression", "level": limits.MAX_LEVEL + 1}, "level", "0..2147483647"),
+        ({"etype": "progression", "level": 10**40}, "level", "0..2147483647"),
+        ({"country": "XX"}, "country", "XX is not an assigned ISO 3166-1"),
+        ({"country": "uk"}, "country", "uk is not an assigned"),
+        ({"country": "EU"}, "country", "not an assigned"),
+        ({"player_id": "p\x01"}, "player_id", "control characters"),
+        ({"player_id": "p\x7f"}, "player_id", "control characters"),
+        ({"player_id": "p\x85"}, "player_id", "control characters"),
+        ({"player_id": "line\nbreak"}, "player_id", "control characters"),
+        ({"session_id": "s\x1b[31m"}, "session_id", "control characters"),
+        ({"platform": "ios\t"}, "platform", "control characters"),
+        ({"app_version": "1.0\x00"}, "app_version", "control characters"),
+        ({"etype": "purchase", "item_id": "\x9fgem"}, "item_id", "control characters"),
+        ({"etype": "progression", "level": "w1\r"}, "level", "control characters"),
+    ],
+)
+def test_values_beyond_what_storage_and_sums_hold_are_rejected(
+    fields: dict[str, Any], field: str, fragment: str
+) -> None:
+    result = judge(batch(at(), at(**fields)))
+    assert len(result.accepted) == 1
+    [rejection] = result.rejected
+    assert (rejection.index, rejection.field, rejection.code) == (1, field, "invalid_field")
+    assert fragment in rejection.error
+
+
+def test_values_at_the_bounds_are_accepted() -> None:
+    result = judge(
+        batch(
+            at(etype="purchase", amount=limits.MAX_AMOUNT),
+            at(etype="purchase", amount=5e-324),
+            at(etype="session_end", duration_seconds=limits.MAX_DURATION_SECONDS),
+            at(etype="session_end", duration_seconds=0),
+            at(etype="progression", level=limits.MAX_LEVEL),
+            at(country="gb", player_id="é-ü-☃-𝄞 p", session_id="ä\xa0b"),
+            at(properties={"i": 2**63 - 1, "j": -(2**63), "f": 1.7976931348623157e308}),
+        )
+    )
+    assert result.rejected == []
+    assert result.accepted[0].amount == limits.MAX_AMOUNT
+    assert result.accepted[4].level == str(limits.MAX_LEVEL)
+    assert result.accepted[5].country == "GB"
+
+
+def test_every_assigned_country_is_accepted_in_either_case() -> None:
+    from apps.core.countries import ASSIGNED
+
+    events = [at(country=code) for code in sorted(ASSIGNED)]
+    events += [at(country=code.lower()) for code in sorted(ASSIGNED)]
+    result = judge(batch(*events))
+    assert result.rejected == []
+    assert {e.country for e in result.accepted} == ASSIGNED
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["0001-01-01T00:00:00+23:59", "0001-01-01T23:58:59.999+23:59",
+     "9999-12-31T23:59:59-23:59", "9999-12-31T00:01:00.5-23:59"],
+)  # fmt: skip
+def test_a_timestamp_whose_offset_leaves_the_calendar_is_rejected(timestamp: str) -> None:
+    result = judge(batch(at(), at(timestamp=timestamp)))
+    assert [(r.index, r.field) for r in result.rejected] == [(1, "timestamp")]
+    assert "out of range once converted to UTC" in result.rejected[0].error
+
+
+@pytest.mark.parametrize("sent_at", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"])
+def test_a_sent_at_whose_offset_leaves_the_calendar_is_a_batch_error(sent_at: str) -> None:
+    with pytest.raises(BatchError) as info:
+        judge(batch(at(), sent_at=sent_at))
+    assert info.value.field == "sent_at"
+    assert "out of range once converted to UTC" in info.value.reason
+
+
+def test_calendar_edges_with_a_matching_sent_at_are_stored_with_their_client_time() -> None:
+    first = "0001-01-01T00:00:00Z"
+    last = "9999-12-31T23:59:59.999Z"
+    early = judge(batch(event(timestamp=first), sent_at=first)).accepted
+    late = judge(batch(event(timestamp=last), sent_at=last)).accepted
+    assert [e.event_time for e in early + late] == [RECEIVED, RECEIVED]
+    assert early[0].client_time.year == 1
+    assert late[0].client_time.year == 9999
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000, 100_000])
+def test_a_body_nested_beyond_the_decoder_is_a_batch_error(depth: int) -> None:
+    deep = b"[" * depth + b"]" * depth
+    bodies = [
+        b'{"events": [%s]}' % deep,
+        b'{"events": [{"properties": {"a": %s}}]}' % deep,
+    ]
+    for body in bodies:
+        with pytest.raises(BatchError) as info:
+            judge(body)
+        assert info.value.field == "body"
+        assert "nested too deeply" in info.value.reason
+    with pytest.raises(BatchError) as info:  # a typed field is refused before its content
+        judge(b'{"sent_at": %s, "events": []}' % deep)
+    assert info.value.field == "sent_at"
+
+
+def test_properties_nesting_is_bounded() -> None:
+    def nest(levels: int) -> Any:
+        value: Any = {}
+        for _ in range(levels - 1):
+            value = {"n": value}
+        return value
+
+    limit = limits.MAX_PROPERTIES_DEPTH
+    result = judge(batch(at(properties=nest(limit)), at(properties=nest(limit + 1))))
+    assert len(result.accepted) == 1
+    [rejection] = result.rejected
+    assert (rejection.index, rejection.field, rejection.code) == (
+        1, "properties", "properties_too_large",
+    )  # fmt: skip
+    assert f"nests {limit + 1} levels deep; at most {limit}" in rejection.error
+
+
+@pytest.mark.parametrize(
+    ("number", "fragment"),
+    [
+        (b"1e400", "a number beyond a 64-bit float"),
+        (b"-1E+309", "a number beyond a 64-bit float"),
+        (b"1e99999999", "a number beyond a 64-bit float"),
+        (b"1" + b"0" * 5000, "beyond a 64-bit float or integer"),
+        (b"1" + b"0" * 20, "integers must fit 64 bits"),
+        (b"9223372036854775808", "integers must fit 64 bits"),
+        (b"-9223372036854775809", "integers must fit 64 bits"),
+    ],
+)
+def test_property_numbers_beyond_a_double_or_64_bit_integer_are_rejected(
+    number: bytes, fragment: str
+) -> None:
+    flat = b'{"n": %s}' % number
+    nested = b'{"pad": "%s", "deep": [{"n": %s}]}' % (b"x" * 400, number)
+    for properties in (flat, nested):
+        raw = json.dumps(at()).encode()
+        body = b'{"events": [%s, %s]}' % (raw, raw[:-1] + b', "properties": %s}' % properties)
+        result = judge(body)
+        assert len(result.accepted) == 1
+        [rejection] = result.rejected
+        assert (rejection.index, rejection.field) == (1, "properties")
+        assert fragment in rejection.error
+
+
+def test_property_numbers_are_stored_as_64_bit_integers_or_doubles() -> None:
+    text = (
+        '{"a":1e300,"b":-2.5E-300,"c":9223372036854775807,"d":0.0e5,"e":"1e999",'
+        '"tiny":1e-400,"long":0.' + "0" * 5000 + '1,"f":1.50}'
+    )
+    raw = json.dumps(at()).encode()
+    body = b'{"events": [%s]}' % (raw[:-1] + b', "properties": %s}' % text.encode())
+    [stored] = judge(body).accepted
+    assert stored.properties == (
+        '{"a":1e300,"b":-2.5e-300,"c":9223372036854775807,"d":0.0,"e":"1e999",'
+        '"tiny":0.0,"long":0.0,"f":1.5}'
+    )
