@@ -49,15 +49,15 @@ RETURN_RATE: Final = 0.35
 _DAY_US: Final = 86_400_000_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
-# (type, weight, properties as JSON text; "{level}" is the player's level)
+# (type, weight, properties as the compact JSON validation stores; "{level}": the level)
 _GAMEPLAY: Final = (
-    (LEVEL_START, 25, '{{"level": {level}}}'),
-    (LEVEL_COMPLETE, 18, '{{"level": {level}, "stars": 3}}'),
-    ("level_fail", 7, '{{"level": {level}}}'),
-    ("ui.click", 22, '{"button": "play"}'),
-    ("ad_impression", 13, '{"placement": "rewarded", "network": "admob"}'),
-    ("resource", 14, '{"flow": "source", "currency": "gems", "amount": 25}'),
-    ("error", 1, '{"code": "E_NET_TIMEOUT"}'),
+    (LEVEL_START, 25, '{{"level":{level}}}'),
+    (LEVEL_COMPLETE, 18, '{{"level":{level},"stars":3}}'),
+    ("level_fail", 7, '{{"level":{level}}}'),
+    ("ui.click", 22, '{"button":"play"}'),
+    ("ad_impression", 13, '{"placement":"rewarded","network":"admob"}'),
+    ("resource", 14, '{"flow":"source","currency":"gems","amount":25}'),
+    ("error", 1, '{"code":"E_NET_TIMEOUT"}'),
 )
 _GAMEPLAY_CUM: Final = list(itertools.accumulate(w for _, w, _ in _GAMEPLAY))
 _MAX_LEVEL: Final = 300
@@ -318,7 +318,7 @@ class _Day:
             if kind == PURCHASE:
                 self._purchase(emit, t, p)
             elif kind == TUTORIAL:
-                emit(TUTORIAL, t, '{"step": 5}', None, None)
+                emit(TUTORIAL, t, '{"step":5}', None, None)
             else:
                 emit(kind, t, self._properties(kind, p), None, None)
         t += gaps[-1]
@@ -339,7 +339,7 @@ class _Day:
         currency = "USD" if self.rng.random() < 0.15 else local
         self.shape.purchases += 1
         self.shape.by_currency[currency] = self.shape.by_currency.get(currency, 0) + 1
-        emit(PURCHASE, t, f'{{"store": "app", "sku": "{item}"}}', None,
+        emit(PURCHASE, t, f'{{"store":"app","sku":"{item}"}}', None,
              (_price(currency, usd), currency, item))  # fmt: skip
 
     def _emitter(self, out: list[Row], game: uuid.UUID, pid: str, p: int, sid: str,
