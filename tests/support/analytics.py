@@ -63,3 +63,11 @@ def graphql(
     if variables is not None:
         body["variables"] = variables
     return httpx.post(url + "/graphql", json=body, headers=headers, timeout=30)
+
+
+def only_error(r: httpx.Response) -> dict[str, Any]:
+    """The one GraphQL error of an answer (the test fails if there are more or none)."""
+    errors = r.json()["errors"]
+    assert len(errors) == 1, errors
+    error: dict[str, Any] = errors[0]
+    return error

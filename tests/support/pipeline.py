@@ -9,8 +9,6 @@ be stored exactly once and the rollups must equal a recomputation.
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -34,6 +32,7 @@ from tests.support.processes import alive, descendants
 from tests.support.processor import ProcessorProcess
 from tests.support.recompute import rollup_differences, stored_ids
 from tests.support.servers import Endpoints
+from tests.support.service_process import ServiceProcess
 
 
 @dataclass
@@ -200,50 +199,14 @@ def rows_stored(processor: ProcessorProcess) -> float:
     return metric(processor, 'gm_processor_rows_total{outcome="stored"}')
 
 
-class IngestProcess:
+class IngestProcess(ServiceProcess):
     """`gamemetrics serve ingest` as a child process on a fixed port, to be killed and restarted."""
 
     def __init__(self, endpoints: Endpoints, log_path: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
+        env = {
             "GAMEMETRICS_POSTGRES_DSN": endpoints.postgres_dsn,
             "GAMEMETRICS_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
             "GAMEMETRICS_REDIS_URL": endpoints.redis_url,
-            "GAMEMETRICS_INGEST_HOST": "127.0.0.1",
-            "GAMEMETRICS_INGEST_PORT": str(self.port),
             "GAMEMETRICS_DELIVERY_TIMEOUT_SECONDS": "3",
         }
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "apps.cli.main", "serve", "ingest"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        poll_until(self._ready, timeout=30, what="ingest ready")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"ingest exited with {self.proc.returncode}; see {self.log_path}")
-        try:
-            return httpx.get(self.url + "/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        super().__init__("ingest", env, log_path, ready_path="/readyz")

@@ -1,8 +1,5 @@
 """Processors for tests: in a thread of the test process, or as a killable child process."""
 
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,10 +11,10 @@ from pathlib import Path
 import httpx
 
 from apps.core.settings.processor import ProcessorSettings
-from apps.local.process import free_port
 from apps.processor.consumer import Processor
 from apps.processor.metrics import ProcessorMetrics
 from tests.support.poll import poll_until
+from tests.support.service_process import ServiceProcess
 from tests.support.topic import consumed_past, mark_partitions, start_group_at_end
 
 
@@ -99,51 +96,18 @@ def settle(running: ThreadedProcessor, timeout: float = 60) -> None:
     )  # fmt: skip
 
 
-class ProcessorProcess:
+class ProcessorProcess(ServiceProcess):
     """`gamemetrics serve processor` as a child process, to be killed and restarted."""
 
     def __init__(self, settings: ProcessorSettings, log_path: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
+        env = {
             "GAMEMETRICS_POSTGRES_DSN": settings.postgres_dsn,
             "GAMEMETRICS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
             "GAMEMETRICS_PROCESSOR_GROUP": settings.group_id,
-            "GAMEMETRICS_PROCESSOR_HOST": "127.0.0.1",
-            "GAMEMETRICS_PROCESSOR_PORT": str(self.port),
             "GAMEMETRICS_PROCESSOR_BATCH_WAIT_SECONDS": "0.05",
             "GAMEMETRICS_PROCESSOR_MAX_BATCH": str(settings.max_batch),
         }
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "apps.cli.main", "serve", "processor"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        poll_until(self._healthy, timeout=30, what="processor health")
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        super().__init__("processor", env, log_path)
 
     def drained(self) -> bool:
         try:

@@ -18,6 +18,7 @@ from tests.support.analytics import (
     analyst_token,
     analytics_settings,
     graphql,
+    only_error,
     running_analytics,
 )
 from tests.support.servers import Endpoints, UvicornThread
@@ -37,18 +38,6 @@ def strict(endpoints: Endpoints) -> Iterator[UvicornThread]:
     )  # fmt: skip
     with running_analytics(settings) as server:
         yield server
-
-
-@pytest.fixture
-def token(endpoints: Endpoints, game: GameKey) -> AnalystToken:
-    return analyst_token(endpoints.postgres_dsn, [game.game_id])
-
-
-def only_error(r: httpx.Response) -> dict[str, object]:
-    errors = r.json()["errors"]
-    assert len(errors) == 1, errors
-    error: dict[str, object] = errors[0]
-    return error
 
 
 # --- who may ask ------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from apps.core.settings.analytics import AnalyticsSettings, QueryLimits
 from tests.conftest import GameKey
 from tests.support.analytics import (
     AnalystToken,
-    analyst_token,
     analytics_settings,
     graphql,
+    only_error,
     running_analytics,
 )
 from tests.support.processes import alive, descendants
@@ -40,18 +40,6 @@ def prod(endpoints: Endpoints) -> Iterator[UvicornThread]:
     )  # fmt: skip
     with running_analytics(settings) as server:
         yield server
-
-
-@pytest.fixture
-def token(endpoints: Endpoints, game: GameKey) -> AnalystToken:
-    return analyst_token(endpoints.postgres_dsn, [game.game_id])
-
-
-def only_error(r: httpx.Response) -> dict[str, Any]:
-    errors = r.json()["errors"]
-    assert len(errors) == 1, errors
-    error: dict[str, Any] = errors[0]
-    return error
 
 
 def fragment_chain(n: int) -> str:
