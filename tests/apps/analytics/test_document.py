@@ -1,7 +1,5 @@
 """apps/analytics/document.py: measuring a document in time linear in its text."""
 
-import time
-
 import pytest
 from graphql import get_introspection_query, parse
 
@@ -25,11 +23,10 @@ def shape(query: str, *, introspection: bool = False) -> document.Shape:
 
 
 def test_each_fragment_is_walked_once_so_a_doubling_chain_costs_linear_time() -> None:
-    started = time.perf_counter()
+    # Returning at all is the proof: walking every spread of the chain would take 2**200 steps.
     measured = shape(
         chain(200, 'funnel(from: "2026-01-01", to: "2026-01-01", steps: ["a"]) { users }')
     )
-    assert time.perf_counter() - started < 0.5
     assert measured.fields == 1 + 2**199 * 2  # games, then 2**199 funnels with one field each
     assert measured.complexity == 5 * 2**199
     assert measured.depth == 2

@@ -114,7 +114,7 @@ def test_a_trickling_body_gets_408_however_steadily_it_trickles(
     sock.close()
     assert (status, json.loads(payload)["field"]) == (408, "body")
     # An idle timeout would answer a timeout after the last byte, at 1.8 s or later.
-    assert READ_TIMEOUT <= waited < 1.6 * READ_TIMEOUT
+    assert READ_TIMEOUT <= waited < 1.8 * READ_TIMEOUT  # the earliest an idle timeout could answer
     assert sent < len(body)
 
 
