@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-MAX_PAGE: Final = 200
+MAX_PAGE: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
