@@ -103,12 +103,13 @@ def test_an_owner_of_one_game_neither_reads_nor_changes_another(
         assert r.status_code == 404, (op, r.text)
         assert r.json()["field"] == "game_id"
         assert str(theirs.game) in r.json()["error"]
+    assert _state(dsn, theirs.game) == before
     # Their token and their member named under my game: not found there, untouched.
-    r = httpx.delete(
-        users.url + f"/v1/games/{mine.game}/tokens/{theirs.token}", headers=caller.auth
-    )
-    assert (r.status_code, r.json()["field"]) == (404, "token_id")
     other_member, _ = new_account(dsn, {theirs.game: "admin"})
+    before = _state(dsn, theirs.game)
+    mine_path = users.url + f"/v1/games/{mine.game}"
+    r = httpx.delete(f"{mine_path}/tokens/{theirs.token}", headers=caller.auth)
+    assert (r.status_code, r.json()["field"]) == (404, "token_id")
     r = httpx.delete(f"{mine_path}/members/{other_member}", headers=caller.auth)
     assert (r.status_code, r.json()["field"]) == (404, "account_id")
     r = httpx.get(users.url + "/v1/audit", headers=caller.auth)
