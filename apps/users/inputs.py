@@ -47,6 +47,14 @@ def string(body: Body, name: str, *, required: bool = True) -> str | None:
         raise BatchError(name, f"must be a string, not {type(value).__name__}")
     if len(value) > MAX_STRING_CHARS:
         raise BatchError(name, f"{len(value)} characters; at most {MAX_STRING_CHARS}")
+    if "\x00" in value:
+        raise BatchError(name, "holds a NUL character")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise BatchError(
+            name, "holds a lone surrogate (\\ud800-\\udfff); send valid Unicode"
+        ) from None
     return value
 
 

@@ -286,6 +286,24 @@ PATHS: Final[dict[str, Any]] = {
     },
 }
 
+# The ids are the route names apps/users/app.py gives the same operations (metrics label).
+_IDS: Final = {
+    ("/v1/sessions", "post"): "login", ("/v1/sessions", "delete"): "logout",
+    ("/v1/me", "get"): "me", ("/v1/games", "get"): "games", ("/v1/games", "post"): "game_create",
+    ("/v1/games/{game_id}", "get"): "game",
+    ("/v1/games/{game_id}/members", "get"): "members",
+    ("/v1/games/{game_id}/members/{account_id}", "put"): "member_set",
+    ("/v1/games/{game_id}/members/{account_id}", "delete"): "member_remove",
+    ("/v1/games/{game_id}/keys/rotate", "post"): "key_rotate",
+    ("/v1/games/{game_id}/keys/revoke", "post"): "key_revoke",
+    ("/v1/games/{game_id}/tokens", "get"): "tokens",
+    ("/v1/games/{game_id}/tokens", "post"): "token_create",
+    ("/v1/games/{game_id}/tokens/{token_id}", "delete"): "token_revoke",
+    ("/v1/audit", "get"): "audit",
+}  # fmt: skip
+for (_path, _method), _id in _IDS.items():
+    PATHS[_path][_method]["operationId"] = _id
+
 DOCUMENT: Final[dict[str, Any]] = {
     "openapi": "3.1.0",
     "info": {
