@@ -33,7 +33,11 @@ def json_object(raw: bytes, allowed: Collection[str]) -> Body:
     for key in value:
         if key not in allowed:
             shown = ", ".join(sorted(allowed)) or "none"
-            raise BatchError(str(key)[:100], f"unknown field; allowed: {shown}")
+            named = key.isprintable() and 0 < len(key) <= 100
+            raise BatchError(
+                key if named else "body",
+                f"unknown field{'' if named else f' {key[:40]!r}'}; allowed: {shown}",
+            )
     return value
 
 
