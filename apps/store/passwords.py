@@ -1,9 +1,12 @@
 """Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile).
 
 Hashing costs about 64 MiB and tens of milliseconds on purpose: call it from a
-worker thread, never from an event loop.
+worker thread, never from an event loop. At most `CONCURRENT` hashes run at once
+per process (the others wait), so a burst of logins cannot take more than
+`CONCURRENT` x 64 MiB.
 """
 
+import threading
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -11,6 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER: Final = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4
 _DUMMY: Final = _HASHER.hash("not a password anyone has")
+CONCURRENT: Final = 4
+_SLOTS: Final = threading.BoundedSemaphore(CONCURRENT)
 MIN_CHARS: Final = 12
 MAX_CHARS: Final = 256
 
@@ -23,13 +28,17 @@ def check_password(password: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(check_password(password))
+    checked = check_password(password)
+    with _SLOTS:
+        return _HASHER.hash(checked)
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
     """Whether `password` matches; with no stored hash (unknown account) the same work is
     done against a dummy, so the answer's timing does not tell which accounts exist."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+        with _SLOTS:
+            matched = _HASHER.verify(stored_hash or _DUMMY, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and stored_hash is not None
