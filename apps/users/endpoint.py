@@ -25,6 +25,7 @@ from apps.core.errors import InputError
 from apps.core.settings.users import UsersSettings
 from apps.edge.body import read_body, require_json
 from apps.edge.responses import json_response
+from apps.store import games
 from apps.store.audit import Actor
 from apps.store.sessions import Caller
 from apps.users import auth, errors
@@ -84,11 +85,11 @@ def _run(rt: Runtime, handler: Handler, public: bool, call: dict[str, Any]) -> R
             if not public:
                 bound.caller()  # 401 before anything else is looked at
             return handler(bound)
-    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as e:
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as e:  # QueryCanceled too
         log.warning("PostgreSQL unavailable: %s", type(e).__name__)
         raise errors.Unavailable("the database is unavailable; retry later") from None
-    except psycopg.errors.QueryCanceled:
-        raise errors.Unavailable("the database took too long; retry later") from None
+    except games.GameNotFound as e:  # deleted between the role check and the change
+        raise errors.NotFound(str(e), "game_id") from None
 
 
 def endpoint(
