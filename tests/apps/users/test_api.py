@@ -1,5 +1,6 @@
 """The users API on real HTTP and PostgreSQL: logging in, games, members, keys, tokens."""
 
+import logging
 import uuid
 
 import httpx
@@ -190,3 +191,23 @@ def test_members_owner_rules_and_the_last_owner(
     assert httpx.delete(f"{base}/{admin.account_id}", headers=owner.auth).status_code == 204
     r = httpx.get(base, headers=admin.auth)
     assert (r.status_code, r.json()["field"]) == (404, "game_id")
+
+
+def test_secrets_never_reach_the_logs(
+    users: UvicornThread, endpoints: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, email = new_account(endpoints.postgres_dsn)
+    wrong = "a wrong but long password"
+    assert log_in(users.url, email, wrong).status_code == 401
+    token = log_in(users.url, email).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(users.url + "/v1/games", json={"name": "logged"}, headers=auth).json()
+    base = users.url + f"/v1/games/{made['game']['game_id']}"
+    key = httpx.post(base + "/keys/rotate", headers=auth).json()["ingest_key"]
+    analyst = httpx.post(base + "/tokens", json={"name": "x"}, headers=auth).json()["token"]
+    httpx.post(base + "/keys/revoke", json={"ingest_key": key}, headers=auth)
+    assert httpx.get(users.url + "/v1/me", headers=auth).status_code == 200
+    assert "/v1/sessions" in caplog.text  # the capture saw the requests (httpx logs them)
+    for secret in (wrong, PASSWORD, token, made["ingest_key"], key, analyst):
+        assert secret not in caplog.text
