@@ -4,6 +4,7 @@ the running service answers as it says (schemathesis, bounded in examples and ti
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import jsonschema
@@ -70,10 +71,16 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_document(
             "--phases", "examples,coverage,fuzzing", "--max-examples", "25", "--max-time", "60",
             "--seed", "16", "--workers", "1", "--generation-database", "none",
             "--suppress-health-check", "all", "--request-timeout", "20", "--no-color",
+            "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
         ],
         capture_output=True, text=True, timeout=400, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
-    assert "15 selected" in done.stdout or "15 total" in done.stdout or "passed" in done.stdout
+    report = ElementTree.parse(tmp_path / "junit.xml")  # noqa: S314 - written by the run above
+    cases = report.getroot().iter("testcase")
+    tested = {case.get("name") for case in cases}
+    expected = {f"{method.upper()} {path}" for path, ops in DOCUMENT["paths"].items()
+                for method in ops} - {"DELETE /v1/sessions"}  # fmt: skip
+    assert tested == expected, done.stdout[-3000:]
     me = httpx.get(users.url + "/v1/me", headers=owner.auth)
     assert me.status_code == 200  # the session survived the run
