@@ -1,7 +1,11 @@
-"""Who is asking: `Authorization: Bearer <analyst token>` to a grant, and the game permission.
+"""Who is asking: `Authorization: Bearer <analyst token or session token>` to a grant, and
+the game permission.
 
+An analyst token (`gma_`) grants its games; a session token (`gms_`, from the
+users API's POST /v1/sessions) grants the games its account has a role on.
 Every request resolves its token in PostgreSQL (one indexed lookup), so a
-revocation takes effect with the next request; nothing is cached.
+revocation, an ended session or a removed role takes effect with the next
+request; nothing is cached.
 """
 
 import uuid
@@ -13,9 +17,14 @@ from psycopg_pool import AsyncConnectionPool
 from strawberry.permission import BasePermission
 
 from apps.analytics.errors import BadUserInput, GameNotFound, Unauthenticated, Unavailable
+from apps.core import sessions
+from apps.store import sessions as session_store
 from apps.store.tokens import TokenGrant, resolve_async
 
-_HOW = "send 'Authorization: Bearer <analyst token>' (gamemetrics tokens create)"
+_HOW = (
+    "send 'Authorization: Bearer <token>': an analyst token (gamemetrics tokens create)"
+    " or a session token (POST /v1/sessions of the users API)"
+)
 
 
 def bearer_token(header: str | None) -> str:
@@ -34,11 +43,14 @@ async def authenticate(pool: AsyncConnectionPool, header: str | None) -> TokenGr
     token = bearer_token(header)
     try:
         async with pool.connection(timeout=5.0) as conn:
-            grant = await resolve_async(conn, token)
+            if sessions.looks_like_session(token):
+                grant = await session_store.grant_async(conn, token)
+            else:
+                grant = await resolve_async(conn, token)
     except (psycopg.OperationalError, TimeoutError) as e:
         raise Unavailable("the database is unavailable; retry later") from e
     if grant is None:
-        raise Unauthenticated("unknown or revoked analyst token")
+        raise Unauthenticated("unknown, revoked or expired token")
     return grant
 
 

@@ -1,4 +1,8 @@
-"""`gamemetrics games ...`: create games and manage their ingest keys."""
+"""`gamemetrics games ...`: create games and manage their ingest keys.
+
+Each change and its audit entry (actor `cli`, no secret) commit together, as the
+users API's do.
+"""
 
 import argparse
 import sys
@@ -67,13 +71,15 @@ def _fail(message: str) -> int:
 
 
 def create(args: argparse.Namespace) -> int:
-    from apps.store import games
+    from apps.store import audit, games
 
     kwargs: dict[str, Any] = {"late_horizon_days": args.late_horizon_days}
     if args.rate_limit:
         kwargs["rate_limit_eps"] = args.rate_limit
-    with database.connect(args) as conn:
+    with database.connect(args) as conn, conn.transaction():
         issued = games.create_game(conn, args.name, **kwargs)
+        audit.record(conn, audit.CLI, "game.create", f"game:{issued.game_id}", issued.game_id,
+                     {"name": args.name, **kwargs})  # fmt: skip
     database.show(
         args,
         {"game_id": str(issued.game_id), "ingest_key": issued.ingest_key},
@@ -118,12 +124,15 @@ def _resolve_target(conn: Any, target: str) -> tuple[uuid.UUID, str | None]:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from apps.store import games
+    from apps.store import audit, games
 
     with database.connect(args) as conn:
         try:
             game_id, key = _resolve_target(conn, args.target)
-            count = games.revoke_keys(conn, game_id, key=key)
+            with conn.transaction():
+                count = games.revoke_keys(conn, game_id, key=key)
+                audit.record(conn, audit.CLI, "key.revoke", f"game:{game_id}", game_id,
+                             {"revoked": count, "one_key": key is not None})  # fmt: skip
         except games.GameNotFound as e:
             return _fail(str(e))
     database.show(
@@ -133,12 +142,16 @@ def revoke(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    from apps.store import games
+    from apps.store import audit, games
 
     with database.connect(args) as conn:
         try:
             game_id, _ = _resolve_target(conn, args.target)
-            issued = games.rotate_key(conn, game_id, grace=timedelta(seconds=args.grace_seconds))
+            with conn.transaction():
+                grace = timedelta(seconds=args.grace_seconds)
+                issued = games.rotate_key(conn, game_id, grace=grace)
+                audit.record(conn, audit.CLI, "key.rotate", f"game:{game_id}", game_id,
+                             {"grace_seconds": args.grace_seconds})  # fmt: skip
         except games.GameNotFound as e:
             return _fail(str(e))
     database.show(
@@ -151,11 +164,14 @@ def rotate(args: argparse.Namespace) -> int:
 
 
 def set_rate(args: argparse.Namespace) -> int:
-    from apps.store import games
+    from apps.store import audit, games
 
     with database.connect(args) as conn:
         try:
-            games.set_rate_limit(conn, args.game_id, args.eps)
+            with conn.transaction():
+                games.set_rate_limit(conn, args.game_id, args.eps)
+                audit.record(conn, audit.CLI, "game.set_rate_limit", f"game:{args.game_id}",
+                             args.game_id, {"rate_limit_eps": args.eps})  # fmt: skip
         except games.GameNotFound as e:
             return _fail(str(e))
     database.show(args, {"game_id": str(args.game_id), "rate_limit_eps": args.eps},

@@ -9,7 +9,18 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from apps.cli import bench, dev, games, infra, policy, serve, settings, simulate, tokens
+from apps.cli import (
+    accounts,
+    bench,
+    dev,
+    games,
+    infra,
+    policy,
+    serve,
+    settings,
+    simulate,
+    tokens,
+)
 from apps.core.errors import GameMetricsError
 
 
@@ -19,7 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (dev, serve, settings, games, tokens, simulate, bench, infra, policy):
+    for module in (
+        dev,
+        serve,
+        settings,
+        games,
+        tokens,
+        accounts,
+        simulate,
+        bench,
+        infra,
+        policy,
+    ):
         module.register(sub)
     return parser
 

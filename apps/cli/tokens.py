@@ -1,4 +1,8 @@
-"""`gamemetrics tokens ...`: issue, list and revoke the analyst tokens of the analytics API."""
+"""`gamemetrics tokens ...`: issue, list and revoke the analyst tokens of the analytics API.
+
+Each issue or revocation and its audit entries (actor `cli`, one per game the token reads,
+never the token) commit together.
+"""
 
 import argparse
 import sys
@@ -55,11 +59,19 @@ def _fail(message: str) -> int:
 
 
 def create(args: argparse.Namespace) -> int:
-    from apps.store import games, tokens
+    from apps.store import audit, games, tokens
 
     with database.connect(args) as conn:
         try:
-            issued = tokens.create_token(conn, args.name, None if args.all_games else args.games)
+            with conn.transaction():
+                issued = tokens.create_token(
+                    conn, args.name, None if args.all_games else args.games
+                )
+                # One entry per game it reads, so each game's admins see it; None: all games.
+                details = {"name": issued.name, "all_games": issued.all_games}
+                for game_id in issued.game_ids or (None,):
+                    audit.record(conn, audit.CLI, "token.create", f"token:{issued.token_id}",
+                                 game_id, details)  # fmt: skip
         except games.GameNotFound as e:
             return _fail(str(e))
     scope = "all games" if issued.all_games else ", ".join(map(str, issued.game_ids))
@@ -113,11 +125,17 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from apps.store import tokens
+    from apps.store import audit, tokens
 
     with database.connect(args) as conn:
         try:
-            revoked_now = tokens.revoke_token(conn, args.token_id)
+            with conn.transaction():
+                revoked_now = tokens.revoke_token(conn, args.token_id)
+                if revoked_now:
+                    info = next(t for t in tokens.list_tokens(conn) if t.token_id == args.token_id)
+                    for game_id in info.game_ids or (None,):
+                        audit.record(conn, audit.CLI, "token.revoke", f"token:{args.token_id}",
+                                     game_id)  # fmt: skip
         except tokens.TokenNotFound as e:
             return _fail(str(e))
     database.show(

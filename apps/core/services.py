@@ -111,7 +111,25 @@ ANALYTICS: Final = Service(
     endpoint_path="/graphql",
 )
 
-ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS)
+USERS: Final = Service(
+    name="users",
+    app="apps.users.app:create_app",
+    port=8083,
+    public=True,
+    # Login throttling is kept in PostgreSQL (apps/store/logins.py): no Redis needed.
+    needs=frozenset({"postgres"}),
+    scaling={
+        "dev": Scaling(1, 2),
+        "staging": Scaling(2, 3),
+        "prod": Scaling(2, 6),
+    },
+    # argon2id costs 64 MiB per password hashed at once (apps/store/passwords.py).
+    memory_request_mib=384,
+    memory_limit_mib=768,
+    endpoint_key="users_url",
+)
+
+ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS, USERS)
 
 
 def by_name(name: str) -> Service:

@@ -32,9 +32,14 @@ class TokenGrant:
     name: str
     all_games: bool
     game_ids: frozenset[uuid.UUID]
+    metrics_only: frozenset[uuid.UUID] = frozenset()
+    """Games it sees but whose player profiles it may not read (a session's viewer role)."""
 
     def sees(self, game_id: uuid.UUID) -> bool:
         return self.all_games or game_id in self.game_ids
+
+    def reads_profiles(self, game_id: uuid.UUID) -> bool:
+        return self.sees(game_id) and game_id not in self.metrics_only
 
 
 @dataclass(frozen=True, slots=True)

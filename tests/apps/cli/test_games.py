@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import httpx
+import psycopg
 
 from apps.local.process import free_port
 from tests.support.factory import batch, event
@@ -84,3 +85,25 @@ def test_an_unreachable_database_is_one_line_with_the_password_redacted() -> Non
     assert listed.stderr.startswith("gamemetrics: cannot use postgresql://someone:***@127.0.0.1:")
     assert "s3cret" not in listed.stderr
     assert len(listed.stderr.strip().splitlines()) == 1
+
+
+def test_every_change_is_audited_without_the_keys(endpoints: Endpoints) -> None:
+    created = json.loads(games(endpoints, "create", "Audited", "--json").stdout)
+    game_id = created["game_id"]
+    rotated = games(endpoints, "rotate-key", game_id, "--grace-seconds", "60", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    for args in (["revoke-key", game_id], ["set-rate-limit", game_id, "42"]):
+        done = games(endpoints, *args, "--json")
+        assert done.returncode == 0, done.stderr
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        rows = conn.execute(
+            "SELECT actor, action, audit_log::text FROM audit_log WHERE game_id = %s"
+            " ORDER BY entry_id",
+            (game_id,),
+        ).fetchall()
+    assert [(actor, action) for actor, action, _ in rows] == [
+        ("cli", "game.create"), ("cli", "key.rotate"), ("cli", "key.revoke"),
+        ("cli", "game.set_rate_limit"),
+    ]  # fmt: skip
+    keys = [created["ingest_key"], json.loads(rotated.stdout)["ingest_key"]]
+    assert not any(key in text for *_, text in rows for key in keys)

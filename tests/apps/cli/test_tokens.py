@@ -182,3 +182,23 @@ def test_bad_arguments_are_usage_errors(
     err = capsys.readouterr().err
     assert complaint in err
     assert "Traceback" not in err
+
+
+def test_issuing_and_revoking_are_audited_per_game_without_the_token(
+    capsys: pytest.CaptureFixture[str], endpoints: Endpoints
+) -> None:
+    a, b = (str(new_game(endpoints.postgres_dsn).game_id) for _ in range(2))
+    made = ok_json(capsys, endpoints, "create", "--name", "audited", "--game", a, b)
+    ok_json(capsys, endpoints, "revoke", made["token_id"])
+    ok_json(capsys, endpoints, "revoke", made["token_id"])  # already revoked: no new entry
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        rows = conn.execute(
+            "SELECT actor, action, game_id::text, audit_log::text FROM audit_log"
+            " WHERE target = %s ORDER BY entry_id",
+            (f"token:{made['token_id']}",),
+        ).fetchall()
+    assert sorted((actor, action, game) for actor, action, game, _ in rows) == sorted(
+        [("cli", "token.create", a), ("cli", "token.create", b),
+         ("cli", "token.revoke", a), ("cli", "token.revoke", b)]
+    )  # fmt: skip
+    assert not any(made["token"] in text for *_, text in rows)

@@ -85,7 +85,9 @@ def games_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> None:
     ep = dev.endpoints
-    assert set(ep) >= {"ingest_url", "graphql_url", "postgres_dsn", "kafka_bootstrap", "redis_url"}
+    assert set(ep) >= {
+        "ingest_url", "graphql_url", "users_url", "postgres_dsn", "kafka_bootstrap", "redis_url",
+    }  # fmt: skip
     assert httpx.get(ep["ingest_url"] + "/healthz").status_code == 200
     assert httpx.get(ep["ingest_url"] + "/readyz").json()["status"] == "ready"
     with psycopg.connect(ep["postgres_dsn"]) as conn:
@@ -118,14 +120,32 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     assert {"id": created_id(created), "name": "Space Race"} in answer.json()["data"]["games"]
     assert httpx.get(ep["graphql_url"]).headers["content-type"].startswith("text/html")
 
+    # The users API: an account bootstrapped by the CLI logs in, and its session reads GraphQL.
+    assert httpx.get(ep["users_url"] + "/readyz").json()["status"] == "ready"
+    made = subprocess.run(
+        [*GAMEMETRICS, "accounts", "create", "--email", "dev@example.com", "--role", "viewer",
+         "--game", created_id(created), "--data-dir", str(dev.data_dir), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    login = httpx.post(
+        ep["users_url"] + "/v1/sessions",
+        json={"email": "dev@example.com", "password": json.loads(made.stdout)["password"]},
+    )
+    assert login.status_code == 201, login.text
+    session = {"Authorization": f"Bearer {login.json()['token']}"}
+    seen = httpx.post(ep["graphql_url"], json={"query": "{ games { id } }"}, headers=session)
+    assert seen.json()["data"]["games"] == [{"id": created_id(created)}]
+
     children = descendants(dev.proc.pid)
-    # postgres (and its workers), tansu, redis, ingest, processor, analytics
-    assert len(children) >= 6
+    # postgres (and its workers), tansu, redis, ingest, processor, analytics, users
+    assert len(children) >= 7
     out = stop_dev(dev)
     assert dev.proc.returncode == 0
     assert [pid for pid in children if alive(pid)] == []
     assert not (dev.data_dir / "endpoints.json").exists()
-    for name in ("ingest_url", "graphql_url", "postgres_dsn", "kafka_bootstrap", "redis_url"):
+    for name in ("ingest_url", "graphql_url", "users_url", "postgres_dsn", "kafka_bootstrap",
+                 "redis_url"):  # fmt: skip
         assert name in out
 
 

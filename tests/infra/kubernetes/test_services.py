@@ -147,11 +147,13 @@ def test_network_policies_allow_only_the_declared_flows() -> None:
     ingest = program.one("NetworkPolicy", "ingest", APPS).spec
     processor = program.one("NetworkPolicy", "processor", APPS).spec
     analytics = program.one("NetworkPolicy", "analytics", APPS).spec
+    users = program.one("NetworkPolicy", "users", APPS).spec
     dns = {("UDP", 53), ("TCP", 53)}
     assert _egress_ports(ingest) == dns | {("TCP", 5432), ("TCP", 6379), ("TCP", 9093)}
     assert _egress_ports(processor) == dns | {("TCP", 5432), ("TCP", 9093)}
     assert _egress_ports(analytics) == dns | {("TCP", 5432), ("TCP", 6379)}
-    for policy in (ingest, processor, analytics):
+    assert _egress_ports(users) == dns | {("TCP", 5432)}  # throttling state is in PostgreSQL
+    for policy in (ingest, processor, analytics, users):
         assert policy["policyTypes"] == ["Ingress", "Egress"]
         for rule in policy["egress"]:
             for peer in rule["to"]:
@@ -181,7 +183,7 @@ def test_only_public_services_accept_traffic_from_the_load_balancer() -> None:
 
 def test_public_services_sit_behind_one_tls_alb() -> None:
     program = harness.platform("prod")
-    for name in ("ingest", "analytics"):
+    for name in ("ingest", "analytics", "users"):
         ingress = program.one("Ingress", name, APPS)
         notes = ingress.inputs["metadata"]["annotations"]
         assert ingress.spec["ingressClassName"] == "alb"

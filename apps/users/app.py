@@ -1,0 +1,87 @@
+"""The Starlette application of the users API: /v1 routes, the OpenAPI document, probes."""
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from apps.core.services import USERS
+from apps.core.settings.users import UsersSettings
+from apps.edge.app import service_app
+from apps.edge.probes import Probes
+from apps.edge.responses import json_response
+from apps.users import account, audit, games, members, openapi
+from apps.users.endpoint import endpoint
+from apps.users.runtime import Runtime, open_runtime
+
+_GAME = "/v1/games/{game_id}"
+
+ROUTES = [
+    Route("/v1/sessions", endpoint("login", account.login, "json", public=True), methods=["POST"]),
+    Route("/v1/sessions", endpoint("logout", account.logout), methods=["DELETE"]),
+    Route("/v1/me", endpoint("me", account.me), methods=["GET"]),
+    Route("/v1/games", endpoint("games", games.list_games), methods=["GET"]),
+    Route("/v1/games", endpoint("game_create", games.create_game, "json"), methods=["POST"]),
+    Route(_GAME, endpoint("game", games.get_game), methods=["GET"]),
+    Route(f"{_GAME}/members", endpoint("members", members.list_members), methods=["GET"]),
+    Route(
+        f"{_GAME}/members/{{account_id}}",
+        endpoint("member_set", members.set_member, "json"),
+        methods=["PUT"],
+    ),
+    Route(
+        f"{_GAME}/members/{{account_id}}",
+        endpoint("member_remove", members.remove_member),
+        methods=["DELETE"],
+    ),
+    Route(
+        f"{_GAME}/keys/rotate",
+        endpoint("key_rotate", games.rotate_key, "optional"),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_GAME}/keys/revoke",
+        endpoint("key_revoke", games.revoke_keys, "optional"),
+        methods=["POST"],
+    ),
+    Route(f"{_GAME}/tokens", endpoint("tokens", games.list_tokens), methods=["GET"]),
+    Route(
+        f"{_GAME}/tokens", endpoint("token_create", games.create_token, "json"), methods=["POST"]
+    ),
+    Route(
+        f"{_GAME}/tokens/{{token_id}}",
+        endpoint("token_revoke", games.revoke_token),
+        methods=["DELETE"],
+    ),
+    Route("/v1/audit", endpoint("audit", audit.list_entries), methods=["GET"]),
+]
+
+
+async def openapi_json(_: Request) -> Response:
+    return json_response(200, openapi.DOCUMENT)
+
+
+def create_app(settings: UsersSettings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def running(app: Starlette) -> AsyncIterator[Probes]:
+        with open_runtime(settings) as rt:
+            app.state.runtime = rt
+            yield Probes(registry=rt.metrics.registry, readiness={"postgres": _pool_check(rt)})
+
+    routes = [*ROUTES, Route("/v1/openapi.json", openapi_json, methods=["GET"])]
+    return service_app(USERS, routes, running)
+
+
+def _pool_check(rt: Runtime) -> Callable[[], Awaitable[None]]:
+    def ping() -> None:
+        with rt.pool.connection(timeout=1.0) as conn:
+            conn.execute("SELECT 1")
+
+    async def check() -> None:
+        await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
+
+    return check
