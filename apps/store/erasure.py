@@ -21,6 +21,7 @@ from typing import Final
 import psycopg
 from psycopg.rows import TupleRow
 
+from apps.core.erasers import Erasers
 from apps.store import game_lock
 from apps.store.live import LIVE_KEPT
 
@@ -230,3 +231,26 @@ def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: st
     if not counts.nothing:
         cur.execute(_VERSION, params)  # cached analytics answers of the game drop
     return counts
+
+
+POSTGRES: Final = "postgres"
+"""The PostgreSQL eraser's name in `apps.core.erasers.Erasers`."""
+
+
+class PostgresEraser:
+    """`erase_player` as an `apps.core.erasers.Eraser`: a connection of its own per call."""
+
+    def __init__(self, dsn: str, connect_timeout: float = 5) -> None:
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+
+    def __call__(self, game_id: uuid.UUID, player_id: str) -> Mapping[str, int]:
+        with psycopg.connect(
+            self._dsn, autocommit=True, connect_timeout=int(self._connect_timeout)
+        ) as conn:
+            return erase_player(conn, game_id, player_id).flat()
+
+
+def register_postgres(erasers: Erasers, dsn: str) -> None:
+    """Register PostgreSQL's eraser (under POSTGRES): the first store every erasure reaches."""
+    erasers.register(POSTGRES, PostgresEraser(dsn))
