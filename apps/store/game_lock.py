@@ -7,6 +7,11 @@ rows) and no batch of that game writes until it has committed: a player's events
 and every rollup row are never half-erased, and the processor's batches never wait
 on each other (shared locks do not conflict). Batches take their games' locks in
 key order, so two erasures and two batches cannot wait on each other in a cycle.
+
+Games share BUCKETS locks: a batch holds at most that many, whatever number of games
+it carries (advisory locks take slots of PostgreSQL's shared lock table, sized by
+max_locks_per_transaction; running out fails every transaction that needs one). An
+erasure also holds back the batches of the games in its bucket, for as long as it runs.
 """
 
 import uuid
@@ -23,12 +28,12 @@ EXCLUSIVE: Final = "SELECT pg_advisory_xact_lock(%s, %s)"
 """Parameters: NAMESPACE and `game_key(game_id)`."""
 
 
-def game_key(game_id: uuid.UUID) -> int:
-    """A game's lock key: the uuid's low 32 bits (random in uuid4 and uuid7), signed.
+BUCKETS: Final = 64
 
-    Two games that share a key only wait for each other's erasures."""
-    low = game_id.int & 0xFFFFFFFF
-    return low - (1 << 32) if low >= 1 << 31 else low
+
+def game_key(game_id: uuid.UUID) -> int:
+    """A game's lock key: its bucket, from the uuid's low bits (random in uuid4 and uuid7)."""
+    return game_id.int % BUCKETS
 
 
 def batch_keys(game_ids: Iterable[uuid.UUID]) -> list[int]:
