@@ -8,6 +8,7 @@ oracle fed every event but the erased player's.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -389,8 +390,12 @@ def test_a_player_with_10000_events_over_90_days_is_erased_within_5_seconds(
             (game.game_id, player_ids_of(spec.seed, spec.players)[0]),
         ).fetchall()
     plan = "\n".join(str(r[0]) for r in rows)
-    assert "Seq Scan" not in plan, plan
-    assert "player_id_event_time_idx" in plan, plan
+    # Every partition of the history through the index; only near-empty ones (other tests'
+    # days, a page or two) are read whole, as the planner should.
+    indexed = set(re.findall(r"(events_p\d+)_game_id_player_id_event_time_idx", plan))
+    assert len(indexed) >= 90, plan
+    seq_costs = [float(c) for c in re.findall(r"Seq Scan on .*\.\.([\d.]+) rows", plan)]
+    assert all(cost < 20 for cost in seq_costs), plan
     started = time.monotonic()
     counts = erase(dsn, game.game_id, "whale")
     took = time.monotonic() - started
