@@ -186,10 +186,13 @@ def erase_player(
 ) -> ErasureCounts:
     """Erase `player_id` of `game_id` in one transaction; returns what it removed and changed.
 
-    Call with no transaction open on `conn` (it commits). Blocks while batches of the
-    game are in flight, and holds the processor's batches of the game back until it
-    commits. Raises psycopg errors (a deadlock only after ATTEMPTS tries).
+    Call with no transaction open on `conn` (it commits; ValueError otherwise). Blocks
+    while batches of the game are in flight, and holds the processor's batches of the
+    game back until it commits. Raises psycopg errors (a deadlock only after ATTEMPTS
+    tries).
     """
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("erase_player needs a connection with no transaction open")
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.transaction():

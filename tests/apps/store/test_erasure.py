@@ -307,6 +307,14 @@ def test_an_erasure_killed_midway_leaves_nothing_half_erased_and_completes_when_
     assert_erased(stack, delivered, "ana", _queries(now), kept)
 
 
+def test_an_erasure_inside_an_open_transaction_is_refused(endpoints: Endpoints) -> None:
+    """It would commit only with the caller's transaction, and retry inside it."""
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        conn.execute("SELECT 1")
+        with pytest.raises(ValueError, match="no transaction open"):
+            erase_player(conn, uuid.uuid4(), "ana")
+
+
 # ---- the processor's side: batches of the game wait for an erasure -----------------------
 
 
