@@ -12,11 +12,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -352,6 +354,66 @@ def test_a_batch_of_the_game_waits_until_the_erasure_commits(stack: Stack) -> No
         lambda: len(stored_ids(stack.dsn, game.game_id)) == 1, timeout=60,
         what="the batch to be stored once the erasure committed",
     )  # fmt: skip
+
+
+def _stream(url: str, auth: dict[str, str], stop: threading.Event, sent: list[str]) -> None:
+    """ana's and bo's events, 12 a request, over three days and two segments, until `stop`."""
+    now = datetime.now(UTC)
+    kinds = ("session_start", "purchase", "session_end", "design")
+    with httpx.Client(base_url=url, timeout=15) as client:
+        n = 0
+        while not stop.is_set():
+            wave = [
+                body(kinds[(i + n) % 4], ("ana", "bo")[i % 2],
+                     now - timedelta(hours=(n * 7 + i) % 72), platform=("ios", "web")[n % 2])
+                for i in range(12)
+            ]  # fmt: skip
+            r = client.post("/v1/events", json={"events": wave}, headers=auth)
+            assert r.status_code == 202, r.text
+            assert r.json()["rejected"] == [], r.text
+            sent += [b["event_id"] for b in wave]
+            n += 1
+
+
+def _more_than(dsn: str, game_id: uuid.UUID, seen: set[str]) -> bool:
+    return bool(stored_ids(dsn, game_id) - seen)
+
+
+def test_erasures_racing_the_processor_leave_every_rollup_as_the_events_left(
+    stack: Stack,
+) -> None:
+    """ana's events keep coming while she is erased again and again: whatever each erasure
+    finds stored goes, whatever is stored after it stays, and the rollups always agree."""
+    game = new_game(stack.dsn, late_horizon_days=30)
+    stop, sent = threading.Event(), list[str]()
+    url = str(stack.ingest.base_url)
+    sender = threading.Thread(target=_stream, args=(url, game.auth, stop, sent), daemon=True)
+    sender.start()
+    erased = 0
+    try:
+        for _ in range(6):
+            seen = stored_ids(stack.dsn, game.game_id)
+            poll_until(
+                partial(_more_than, stack.dsn, game.game_id, seen), timeout=60,
+                what="more events stored",
+            )  # fmt: skip
+            erased += erase(stack.dsn, game.game_id, "ana")["events.removed"]
+    finally:
+        stop.set()
+        sender.join(30)
+    assert erased > 0
+    # A last event of each player: stored, it proves their earlier ones were processed.
+    last = [body("design", who, datetime.now(UTC) - timedelta(seconds=1)) for who in ("ana", "bo")]
+    r = stack.ingest.post("/v1/events", json={"events": last}, headers=game.auth)
+    assert r.status_code == 202, r.text
+    marks = {b["event_id"] for b in last}
+    poll_until(
+        lambda: marks <= stored_ids(stack.dsn, game.game_id), timeout=60,
+        what="the last events stored",
+    )  # fmt: skip
+    stored = stored_ids(stack.dsn, game.game_id)
+    assert len(stored) + erased == len(sent) + 2
+    assert rollup_differences(stack.dsn, game.game_id) == {}
 
 
 # ---- cost ---------------------------------------------------------------------------------
