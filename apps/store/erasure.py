@@ -66,6 +66,13 @@ RETURNING first_day, platform, country, app_version
 _LIVE_PLAYERS: Final = (
     "DELETE FROM live_players WHERE game_id = %(game)s AND player_id = %(player)s"
 )
+_OWN: Final = (
+    ("events", _EVENTS), ("event_keys", _EVENT_KEYS), ("player_days", _PLAYER_DAYS),
+    ("live_players", _LIVE_PLAYERS),
+)  # fmt: skip
+_ANALYZE: Final = {"events": "ANALYZE erased_events", "player_days": "ANALYZE erased_days"}
+"""Row counts for the planner: joined to a game's whole table (event_keys, the rollups),
+a temp table it knows nothing of could make a hash join that reads all of that."""
 _VERSION: Final = """
 INSERT INTO game_versions AS v (game_id, version, updated_at) VALUES (%(game)s, 1, now())
 ON CONFLICT (game_id) DO UPDATE SET version = v.version + 1, updated_at = excluded.updated_at
@@ -210,12 +217,11 @@ def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: st
         cur.execute(stmt)
     params: dict[str, object] = {"game": game_id, "player": player_id, "live_kept": LIVE_KEPT}
     removed: dict[str, int] = {}
-    for table, stmt in (
-        ("events", _EVENTS), ("event_keys", _EVENT_KEYS), ("player_days", _PLAYER_DAYS),
-        ("live_players", _LIVE_PLAYERS),
-    ):  # fmt: skip
+    for table, stmt in _OWN:
         cur.execute(stmt, params)
         removed[table] = cur.rowcount
+        if table in _ANALYZE:
+            cur.execute(_ANALYZE[table])
     cur.execute(_PLAYERS, params)
     cohort = cur.fetchone()
     removed["players"] = 0 if cohort is None else 1
