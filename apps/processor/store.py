@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 import psycopg
@@ -27,6 +27,8 @@ from psycopg.rows import TupleRow
 
 from apps.processor.partitions import Partitions
 from apps.processor.records import COLUMNS, COPY_TYPES, EVENT_TIME, Row
+from apps.store import game_lock
+from apps.store.live import LIVE_KEPT
 
 _COLS: Final = ", ".join(COLUMNS)
 _RECEIVED_AT: Final = COLUMNS.index("received_at")
@@ -275,8 +277,6 @@ SELECT DISTINCT game_id, 1, now() FROM {source} ORDER BY 1
 ON CONFLICT (game_id) DO UPDATE SET version = v.version + 1, updated_at = excluded.updated_at
 """
 
-LIVE_KEPT: Final = timedelta(minutes=10)
-"""How long live rows are kept: liveStats reads the last 5 minutes."""
 _PRUNE_EVERY: Final = 60.0
 _PRUNE: Final = (
     "DELETE FROM live_seconds WHERE second < now() - %s",
@@ -409,6 +409,10 @@ class BatchWriter:
         """One transaction; returns how many rows were claimed (and stored) now."""
         with self._conn.transaction():
             cur = self._conn.cursor()
+            # Before writing anything: an erasure of a player of these games waits for this
+            # batch, or this batch for it (apps/store/game_lock.py).
+            games = game_lock.batch_keys(row[0] for row in unique)  # type: ignore[misc]
+            cur.execute(game_lock.SHARED, (game_lock.NAMESPACE, games))
             copy_rows(cur, "incoming", unique)
             cur.execute(claim)
             stored = cur.rowcount

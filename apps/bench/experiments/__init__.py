@@ -8,6 +8,8 @@ measured. docs/benchmarks.md holds their results and says which choice each back
   (why the processor reads offset gaps again, apps/processor/gaps.py).
 - `consumer_loop`: sentry-arroyo's StreamProcessor against a batched consume loop
   (why the processor's loop is hand-written).
+- `erasure_cost`: how long erasing a player with 10,000 events over 90 days takes (the
+  index `events_player`, and how long the game's batches wait for an erasure).
 - `funnel_ab`: the funnel query of two revisions, interleaved on the analytics
   benchmark's data.
 - `hostile_query`: a cheap query's p99 alone and beside the worst GraphQL document the
