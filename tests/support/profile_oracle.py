@@ -87,10 +87,11 @@ def expected_profile(
 
 
 def _close(a: object, b: object) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if not isinstance(a, int | float) or not isinstance(b, int | float):
-            return False
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    """Equal, floats to 1e-9 relative; of the same type (a JSON 1.0 is no 1)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-300)
     return a == b
 
 

@@ -2,6 +2,7 @@
 pipeline, null for an unknown player, never another game's player, bad ids named."""
 
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,12 @@ def _profile(r: httpx.Response) -> dict[str, Any] | None:
     return player
 
 
+def _cache_hits(server: UvicornThread) -> float:
+    text = httpx.get(server.url + "/metrics").text
+    found = re.findall(r'^gm_analytics_cache_total\{result="hit"\} (\S+)$', text, re.M)
+    return float(found[0]) if found else 0.0
+
+
 def _differences(sent: Sequence[Mapping[str, Any]], player: str, got: Any) -> list[str]:
     return profile_differences(expected_profile(sent, player), got, player)
 
@@ -86,6 +93,19 @@ WAVE_1 = [
     body("purchase", "ana", _at(1, 50), amount=4.99, currency="EUR", item_id="gems"),
     body("purchase", "ana", _at(1, 60), amount=250, currency="JPY"),
     body("design", "ana", _at(0, 5), properties={"where": "shop", "n": [1, 2.5, None]}),
+    # numbers jsonb prints as long digit strings, and the ends of 64-bit integers
+    body(
+        "design",
+        "ana",
+        _at(0, 6),
+        properties={
+            "big": 1e300,
+            "max": 1.7976931348623157e308,
+            "tiny": 5e-324,
+            "i": [2**63 - 1, -(2**63)],
+            "nested": {"deep": {"x": "\u00e9\n"}},
+        },
+    ),
     body("design", "bo", _at(2, 5)),
 ]
 WAVE_2 = [
@@ -99,9 +119,13 @@ def test_the_profile_answers_as_the_recomputation_and_follows_new_events(
 ) -> None:
     game_id, auth, events = _game_with(ingest_client, endpoints.postgres_dsn, [WAVE_1, WAVE_2])
     token = analyst_token(endpoints.postgres_dsn, [game_id])
-    for player in ("ana", "bo"):
-        got = _profile(_ask(analytics.url, token, game_id, player))
+    answers = {p: _profile(_ask(analytics.url, token, game_id, p)) for p in ("ana", "bo")}
+    for player, got in answers.items():
         assert _differences(WAVE_1, player, got) == []
+    # Asked again: the same answer, from the cache.
+    hits = _cache_hits(analytics)
+    assert _profile(_ask(analytics.url, token, game_id, "ana")) == answers["ana"]
+    assert _cache_hits(analytics) == hits + 1
     assert _profile(_ask(analytics.url, token, game_id, "cy")) is None
     # Cached under the game's data version: new events are seen at once.
     deliver(ingest_client, auth, game_id, events, endpoints.postgres_dsn, start=1)
