@@ -1,6 +1,7 @@
 """The GraphQL types of the contract (enums, the filter input, the result types).
 
-Each result type mirrors a frozen dataclass of `apps.analytics.results` and is
+Each result type mirrors a frozen dataclass of `apps.analytics.results` (`Player`
+and `PlayerEvent`: of `apps.store.profiles`, shared with the users service) and is
 built from it with `of`; strawberry turns snake_case into the contract's
 camelCase names (tests/apps/analytics/test_api_schema.py pins the SDL).
 """

@@ -93,7 +93,9 @@ def fill(conn: psycopg.Connection[Any], game: uuid.UUID, events: int, players: i
     conn.execute("VACUUM ANALYZE")
 
 
-def measure(conn: psycopg.Connection[Any], game: uuid.UUID, label: str) -> None:
+def measure(
+    conn: psycopg.Connection[Any], game: uuid.UUID, label: str, show_plan: bool = False
+) -> None:
     for player in (WHALE, "nobody"):
         times = []
         for _ in range(6):
@@ -108,6 +110,12 @@ def measure(conn: psycopg.Connection[Any], game: uuid.UUID, label: str) -> None:
         top = plan[0][0]
         buffers = top["Plan"]["Shared Hit Blocks"] + top["Plan"]["Shared Read Blocks"]
         found = "none" if profile is None else f"{len(profile.last_events)} last events"
+        if player == WHALE and show_plan:
+            text = conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + profiles._PROFILE,
+                {"game": game, "player": player},
+            ).fetchall()
+            print("\n".join(line for (line,) in text))
         print(f"{label:>14} {player:>7}: {1000 * statistics.median(times[1:]):9.1f} ms"
               f" (median of 5 warm), {buffers:,} buffers, {found}")  # fmt: skip
 
@@ -117,6 +125,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000, help="the crowd's events")
     parser.add_argument("--players", type=int, default=200_000, help="the crowd's players")
     parser.add_argument("--whale", type=int, default=10_080, help="the one player's events")
+    parser.add_argument("--plan", action="store_true", help="print the whale's plans")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="profile-reads-"))
     pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
@@ -131,7 +140,7 @@ def main() -> None:
             took = time.perf_counter() - started
             print(f"filled {args.events:,} + {args.whale:,} events of {args.players:,} + 1"
                   f" players over {DAYS} days in {took:.0f} s")  # fmt: skip
-            measure(conn, game, "no index")
+            measure(conn, game, "no index", args.plan)
             started = time.perf_counter()
             conn.execute("CREATE INDEX events_player ON events (game_id, player_id, event_time)")
             conn.execute("ANALYZE events")
@@ -143,7 +152,7 @@ def main() -> None:
             ).fetchone()
             print(f"index built in {time.perf_counter() - started:.0f} s,"
                   f" {size[0] if size else '?'}")  # fmt: skip
-            measure(conn, game, "player index")
+            measure(conn, game, "player index", args.plan)
     finally:
         pg.stop(30)
 
