@@ -39,8 +39,11 @@ FIELD_WEIGHTS: Final = {
     "eventCounts": 2,
     "retention": 2,
     "funnel": 5,
+    "player": 1,
 }
-"""The cost of one metric field per game; the fields are unique to Game in the schema."""
+"""The cost of one metric field per game. Only a field with a selection set is weighed: each
+of these returns objects, and a scalar of the same name (`SessionPoint.sessions`,
+`Player.sessions`) costs nothing."""
 
 _OPEN: Final = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE: Final = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
@@ -174,7 +177,7 @@ class _Walker:
         return Shape(
             inner.depth + 1 if counted else 0,
             inner.aliases + (node.alias is not None),
-            inner.complexity + FIELD_WEIGHTS.get(name, 0),
+            inner.complexity + (FIELD_WEIGHTS.get(name, 0) if node.selection_set else 0),
             1 if free else inner.fields + 1,
         )
 

@@ -15,7 +15,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from apps.analytics.document import FIELD_WEIGHTS, complexity_error
 from apps.analytics.errors import BadUserInput
-from apps.core import periods
+from apps.core import periods, player_ids
 
 __all__ = ["complexity_error", "selected_cost"]
 
@@ -30,7 +30,7 @@ def selected_cost(selections: Sequence[Selection]) -> int:
     """The summed FIELD_WEIGHTS of strawberry's view of a selection (`info.selected_fields`)."""
     cost = 0
     for node in selections:
-        if isinstance(node, SelectedField):
+        if isinstance(node, SelectedField) and node.selections:
             cost += FIELD_WEIGHTS.get(node.name, 0)
         cost += selected_cost(node.selections)
     return cost
@@ -119,3 +119,14 @@ def segment(value: periods.Segment) -> None:
     _text("filter.platform", (value.platform,))
     _text("filter.country", (value.country,))
     _text("filter.appVersion", (value.app_version,))
+
+
+def player_id(value: str) -> None:
+    """`player(id)`: an id ingestion could have stored (apps/core/player_ids.py)."""
+    problem = player_ids.player_id_problem(value)
+    if problem is not None:
+        shown = value[:64].encode("utf-8", "backslashreplace").decode()
+        raise BadUserInput(
+            f"id: {shown!r} is not a player ID: it {problem}",
+            argument="id", allowed=player_ids.ALLOWED,
+        )  # fmt: skip

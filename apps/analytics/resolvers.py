@@ -21,6 +21,7 @@ from apps.analytics.cache import cache_key
 from apps.analytics.context import Context
 from apps.analytics.errors import BadUserInput, GameNotFound, Unavailable
 from apps.core import periods
+from apps.store import profiles
 
 T = TypeVar("T")
 Info = strawberry.Info[Context, None]
@@ -180,6 +181,25 @@ async def event_counts(
         info, game_id, "eventCounts", args, list[results.EventCount],
         lambda conn: queries.event_counts(conn, game_id, start, end, bucket, types),
     )  # fmt: skip
+
+
+async def player(info: Info, game_id: uuid.UUID, player_id: str) -> results.PlayerAnswer:
+    """The player's profile (apps/store/profiles.py), cached like a metric.
+
+    Any analyst token that sees the game may read it until the users service's roles
+    (issue 16) say which accounts may read profiles.
+    """
+    limits.player_id(player_id)
+    settings = info.context.runtime.settings
+    rates = settings.usd_per_unit
+
+    async def compute(conn: psycopg.AsyncConnection[Any]) -> results.PlayerAnswer:
+        return results.PlayerAnswer(
+            await profiles.player_profile_async(conn, game_id, player_id, rates)
+        )
+
+    args: dict[str, object] = {"id": player_id, "rates": settings.usd_rates}
+    return await metric(info, game_id, "player", args, results.PlayerAnswer, compute)
 
 
 async def live_stats(info: Info, game_id: uuid.UUID) -> results.LiveStats:

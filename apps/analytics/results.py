@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
+from apps.store.profiles import PlayerProfile
+
 FLOAT_MAX: Final = sys.float_info.max
 
 
@@ -90,3 +92,11 @@ class LiveStats:
     events_last_minute: int
     events_per_second: float
     active_players_last_5_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerAnswer:
+    """`player(id)`: the profile, or None for a player the game holds no event of (a wrapper:
+    the cache decodes an answer by one type)."""
+
+    profile: PlayerProfile | None

@@ -26,6 +26,7 @@ from apps.analytics.types import (
     FunnelStep,
     Granularity,
     LiveStats,
+    Player,
     RevenuePoint,
     SegmentFilter,
     SessionPoint,
@@ -117,6 +118,12 @@ class Game:
     @strawberry.field
     async def live_stats(self, info: Info) -> LiveStats:
         return LiveStats.of(await resolvers.live_stats(info, self.game_id))
+
+    @strawberry.field
+    async def player(self, info: Info, id: strawberry.ID) -> Player | None:
+        # null for a player the game holds no event of (docs/ANALYTICS.md, "Player profiles")
+        found = await resolvers.player(info, self.game_id, str(id))
+        return None if found.profile is None else Player.of(found.profile)
 
 
 def _granularity(value: Granularity | None) -> periods.Granularity:

@@ -1,19 +1,22 @@
 """The GraphQL types of the contract (enums, the filter input, the result types).
 
-Each result type mirrors a frozen dataclass of `apps.analytics.results` and is
+Each result type mirrors a frozen dataclass of `apps.analytics.results` (`Player`
+and `PlayerEvent`: of `apps.store.profiles`, shared with the users service) and is
 built from it with `of`; strawberry turns snake_case into the contract's
 camelCase names (tests/apps/analytics/test_api_schema.py pins the SDL).
 """
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Self
+from typing import Self, cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from apps.analytics import results
 from apps.analytics.results import finite
 from apps.core import periods
+from apps.store import profiles
 
 
 @strawberry.enum
@@ -167,3 +170,58 @@ class LiveStats:
             events_per_second=finite(r.events_per_second),
             active_players_last_5_minutes=r.active_players_last_5_minutes,
         )
+
+
+@strawberry.type(description="One stored event of a player; `amount` and `currency` on purchases.")
+class PlayerEvent:
+    event_id: strawberry.ID
+    type: str
+    time: datetime = strawberry.field(description="The (skew-corrected) event time.")
+    properties: JSON
+    amount: float | None
+    currency: str | None
+
+    @classmethod
+    def of(cls, r: profiles.ProfileEvent) -> Self:
+        amount = None if r.amount is None else finite(r.amount)
+        return cls(
+            event_id=strawberry.ID(str(r.event_id)), type=r.type, time=r.time,
+            properties=cast(JSON, r.properties), amount=amount, currency=r.currency,
+        )  # fmt: skip
+
+
+@strawberry.type(description="A player's profile: everything stored about them, over all time.")
+class Player:
+    id: strawberry.ID
+    first_seen: datetime
+    last_seen: datetime
+    first_platform: str | None = strawberry.field(
+        description="The first event's platform; null where it had none."
+    )
+    first_country: str | None = strawberry.field(
+        description="The first event's country; null where it had none."
+    )
+    first_app_version: str | None = strawberry.field(
+        description="The first event's app version; null where it had none."
+    )
+    days_active: int = strawberry.field(description="UTC days with at least one event.")
+    sessions: int = strawberry.field(description="session_end events.")
+    session_seconds: float = strawberry.field(
+        description="Total session time: the sum of the session_end events' durations."
+    )
+    revenue_usd: float = strawberry.field(description="Lifetime revenue, converted to USD.")
+    purchases: int
+    last_events: list[PlayerEvent] = strawberry.field(
+        description="The newest 50 events at most, newest first."
+    )
+
+    @classmethod
+    def of(cls, r: profiles.PlayerProfile) -> Self:
+        return cls(
+            id=strawberry.ID(r.player_id), first_seen=r.first_seen, last_seen=r.last_seen,
+            first_platform=r.first_platform, first_country=r.first_country,
+            first_app_version=r.first_app_version, days_active=r.days_active,
+            sessions=r.sessions, session_seconds=finite(r.session_seconds),
+            revenue_usd=finite(r.revenue_usd), purchases=r.purchases,
+            last_events=[PlayerEvent.of(e) for e in r.last_events],
+        )  # fmt: skip

@@ -34,6 +34,7 @@ from apps.core.events import (
     UncheckedBatch,
     UncheckedEvent,
 )
+from apps.core.player_ids import CONTROL_CHARS, CONTROL_ERROR
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND: Final = timedelta(milliseconds=1)
@@ -106,8 +107,8 @@ _NAMED = re.compile(r"`(?P<field>[^`]+)`")
 # Identifiers and labels hold no control character (C0, DEL, C1): PostgreSQL text cannot
 # hold NUL, and the others are no part of a name an analyst reads or filters by.
 _TEXT_FIELDS: Final = ("player_id", "session_id", "platform", "app_version", "item_id", "level")
-_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROL_ERROR: Final = "must not contain control characters (U+0000..U+001F, U+007F..U+009F)"
+_CONTROL: Final = CONTROL_CHARS
+_CONTROL_ERROR: Final = CONTROL_ERROR
 _event_decoder = msgspec.json.Decoder(IncomingEvent)
 _unchecked_decoder = msgspec.json.Decoder(UncheckedEvent)
 _unchecked_batch_decoder = msgspec.json.Decoder(UncheckedBatch)

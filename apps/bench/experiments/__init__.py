@@ -16,6 +16,8 @@ measured. docs/benchmarks.md holds their results and says which choice each back
   analytics API accepts (how the document limits and the validation worker were sized).
 - `local_broker`: the local broker's delivery latency and CPU (the producers' linger,
   the consumers' fetch wait, the local topic's partitions).
+- `profile_reads`: a player's profile read with and without an index led by (game_id,
+  player_id) on `events` (why the users service's migration adds one).
 - `resume_latency`: how long a resumed consumer waits for its next record (why the
   processor does not pause its partitions between batches).
 - `writer_ab`: the processor's writer of a revision against the working tree's,

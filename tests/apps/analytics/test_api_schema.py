@@ -37,6 +37,7 @@ type Game {
   funnel(from: Date!, to: Date!, steps: [String!]!, windowSeconds: Int = 86400, filter: SegmentFilter): [FunnelStep!]!
   eventCounts(from: DateTime!, to: DateTime!, bucket: Bucket = HOUR, types: [String!]): [EventCount!]!
   liveStats: LiveStats!
+  player(id: ID!): Player
 }
 type TimeValue { bucket: Date!  value: Int! }
 type Cohort { cohort: Date!  size: Int!  retained: [RetentionPoint!]! }
@@ -46,7 +47,15 @@ type SessionPoint { bucket: Date!  sessions: Int!  players: Int!  avgLengthSecon
 type FunnelStep { step: String!  users: Int!  conversionFromStart: Float!  conversionFromPrevious: Float! }
 type EventCount { bucket: DateTime!  type: String!  count: Int! }
 type LiveStats { eventsLastMinute: Int!  eventsPerSecond: Float!  activePlayersLast5Minutes: Int! }
-"""  # noqa: E501 - the issue's text, verbatim
+scalar JSON
+type Player {
+  id: ID!  firstSeen: DateTime!  lastSeen: DateTime!
+  firstPlatform: String  firstCountry: String  firstAppVersion: String
+  daysActive: Int!  sessions: Int!  sessionSeconds: Float!  revenueUsd: Float!  purchases: Int!
+  lastEvents: [PlayerEvent!]!
+}
+type PlayerEvent { eventId: ID!  type: String!  time: DateTime!  properties: JSON!  amount: Float  currency: String }
+"""  # noqa: E501 - the issue's text, verbatim (issue 4; Player and PlayerEvent: issue 16)
 
 
 def _default(value: object, type_: object) -> str | None:

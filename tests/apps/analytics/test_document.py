@@ -45,6 +45,14 @@ def test_shape_counts_depth_aliases_complexity_and_fields_like_the_expanded_docu
     assert shape(query) == document.Shape(depth=3, aliases=3, complexity=3, fields=9)
 
 
+def test_only_a_field_with_a_selection_is_weighed_so_scalars_named_like_metrics_are_free() -> None:
+    query = (
+        'query { game(id: "x") { player(id: "a") { sessions purchases lastEvents { type } }'
+        ' sessions(from: "2026-01-01", to: "2026-01-01") { sessions } } }'
+    )
+    assert shape(query).complexity == 2  # player 1, sessions 1; the scalars `sessions` 0
+
+
 def test_cycles_and_unknown_fragments_end_the_walk_and_are_left_to_validation() -> None:
     query = (
         "query { games { ...A ...Missing } }"
