@@ -53,6 +53,16 @@ class GameNotFound(AnalyticsError):
         super().__init__("game not found")
 
 
+class RoleRequired(AnalyticsError):
+    """The token sees the game but its role does not allow this field (a viewer asking for
+    player profiles): FORBIDDEN, naming the role needed."""
+
+    code = FORBIDDEN
+
+    def __init__(self, what: str, role: str) -> None:
+        super().__init__(f"{what} needs the {role} role on this game", required_role=role)
+
+
 class BadUserInput(AnalyticsError):
     """An argument outside what is allowed, or a request beyond a limit.
 

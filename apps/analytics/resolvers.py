@@ -19,7 +19,7 @@ from psycopg_pool import PoolTimeout
 from apps.analytics import games, limits, queries, results
 from apps.analytics.cache import cache_key
 from apps.analytics.context import Context
-from apps.analytics.errors import BadUserInput, GameNotFound, Unavailable
+from apps.analytics.errors import BadUserInput, GameNotFound, RoleRequired, Unavailable
 from apps.core import periods
 from apps.store import profiles
 
@@ -186,10 +186,13 @@ async def event_counts(
 async def player(info: Info, game_id: uuid.UUID, player_id: str) -> results.PlayerAnswer:
     """The player's profile (apps/store/profiles.py), cached like a metric.
 
-    Any analyst token that sees the game may read it until the users service's roles
-    (issue 16) say which accounts may read profiles.
+    Analyst tokens and accounts with the analyst, admin or owner role on the game read
+    it; a viewer reads metrics only (apps/core/roles.py).
     """
     limits.player_id(player_id)
+    grant = info.context.grant
+    if grant.sees(game_id) and not grant.reads_profiles(game_id):  # unseen: "game not found"
+        raise RoleRequired("reading player profiles", "analyst")
     settings = info.context.runtime.settings
     rates = settings.usd_per_unit
 

@@ -3,6 +3,7 @@ a session sees the games its account has a role on, from the next request on."""
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 
@@ -72,3 +73,35 @@ def test_the_grant_tells_viewers_from_profile_readers(endpoints: Endpoints) -> N
     assert found.sees(analysed)
     assert not found.reads_profiles(viewed)
     assert found.reads_profiles(analysed)
+
+
+def test_a_viewer_reads_metrics_but_not_player_profiles(
+    analytics: UvicornThread, endpoints: Endpoints
+) -> None:
+    dsn = endpoints.postgres_dsn
+    viewed, analysed, unseen = (new_game(dsn).game_id for _ in range(3))
+    account_id, _ = new_account(dsn, {viewed: "viewer", analysed: "analyst"})
+    with psycopg.connect(dsn) as conn:
+        issued = sessions.create_session(conn, account_id, timedelta(hours=1))
+    session = AnalystToken(issued.session_id, issued.token)
+    query = (
+        'query($id: ID!) { game(id: $id) { activeUsers(from: "2026-01-01", to: "2026-01-01")'
+        ' { value } player(id: "p1") { firstSeen } } }'
+    )
+    r = graphql(analytics.url, query, session, {"id": str(analysed)}).json()
+    assert r == {"data": {"game": {"activeUsers": [{"value": 0}], "player": None}}}
+    r = graphql(analytics.url, query, session, {"id": str(viewed)}).json()
+    assert r["data"]["game"]["activeUsers"] == [{"value": 0}]  # metrics, yes
+    [error] = r["errors"]
+    assert error["path"] == ["game", "player"]
+    assert error["extensions"] == {"code": "FORBIDDEN", "required_role": "analyst"}
+    assert error["message"] == "reading player profiles needs the analyst role on this game"
+    # A game the account has no role on is not found, whatever is asked of it.
+    r = graphql(analytics.url, query, session, {"id": str(unseen)}).json()
+    assert only_error_json(r)["message"] == "game not found"
+
+
+def only_error_json(body: dict[str, Any]) -> dict[str, Any]:
+    [error] = body["errors"]
+    assert isinstance(error, dict)
+    return error
