@@ -1,8 +1,8 @@
 """The analytics API on real HTTP for tests, analyst tokens, and a small GraphQL client."""
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -12,9 +12,8 @@ import psycopg
 
 from apps.analytics.app import create_app
 from apps.core.settings.analytics import AnalyticsSettings
-from apps.local.process import free_port
 from apps.store import tokens
-from tests.support.servers import Endpoints, UvicornThread
+from tests.support.servers import Endpoints, UvicornThread, serving
 
 
 def analytics_settings(endpoints: Endpoints, **overrides: object) -> AnalyticsSettings:
@@ -27,14 +26,8 @@ def analytics_settings(endpoints: Endpoints, **overrides: object) -> AnalyticsSe
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-@contextmanager
-def running_analytics(settings: AnalyticsSettings) -> Iterator[UvicornThread]:
-    server = UvicornThread(create_app(settings), free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_analytics(settings: AnalyticsSettings) -> AbstractContextManager[UvicornThread]:
+    return serving(create_app(settings))
 
 
 @dataclass(frozen=True)

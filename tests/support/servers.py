@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -65,13 +65,20 @@ def ingest_settings(endpoints: Endpoints, **overrides: object) -> IngestSettings
 
 
 @contextmanager
-def running_ingest(settings: IngestSettings, port: int | None = None) -> Iterator[UvicornThread]:
-    server = UvicornThread(create_app(settings), port or free_port())
+def serving(app: object, port: int | None = None) -> Iterator[UvicornThread]:
+    """An app served by uvicorn in a thread of the test, on `port` or a free one."""
+    server = UvicornThread(app, port or free_port())
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def running_ingest(
+    settings: IngestSettings, port: int | None = None
+) -> AbstractContextManager[UvicornThread]:
+    return serving(create_app(settings), port)
 
 
 def log_dir(base: Path) -> Path:

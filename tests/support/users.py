@@ -1,8 +1,7 @@
 """The users API on real HTTP for tests, accounts with roles, and logging in."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,10 +10,9 @@ import psycopg
 
 from apps.core.roles import Role
 from apps.core.settings.users import UsersSettings
-from apps.local.process import free_port
 from apps.store import accounts, passwords
 from apps.users.app import create_app
-from tests.support.servers import Endpoints, UvicornThread
+from tests.support.servers import Endpoints, UvicornThread, serving
 
 PASSWORD = "a long enough test password"
 # One hash for every test account: argon2id is slow on purpose, and the tests make many.
@@ -29,14 +27,8 @@ def users_settings(endpoints: Endpoints, **overrides: object) -> UsersSettings:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-@contextmanager
-def running_users(settings: UsersSettings) -> Iterator[UvicornThread]:
-    server = UvicornThread(create_app(settings), free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def running_users(settings: UsersSettings) -> AbstractContextManager[UvicornThread]:
+    return serving(create_app(settings))
 
 
 @dataclass(frozen=True)
