@@ -7,6 +7,7 @@ their own prefix so neither kind can be mistaken for the other.
 from typing import Final
 
 from apps.core import keys
+from apps.core.player_ids import CONTROL_CHARS, CONTROL_ERROR
 
 PREFIX: Final = "gma_"
 MAX_NAME_CHARS: Final = 100
@@ -37,4 +38,6 @@ def check_name(name: str) -> str:
             f"token name: {len(clean)} characters after trimming whitespace;"
             f" allowed 1 to {MAX_NAME_CHARS}"
         )
+    if CONTROL_CHARS.search(clean):
+        raise ValueError(f"token name: {CONTROL_ERROR}")
     return clean

@@ -40,6 +40,9 @@ def test_token_format() -> None:
     for bad_name in ["", "   ", "x" * 101]:
         with pytest.raises(ValueError, match="allowed 1 to 100"):
             token_format.check_name(bad_name)
+    for bad_name in ["ops\x00board", "ops\x1bboard", "ops\x85board"]:
+        with pytest.raises(ValueError, match="must not contain control characters"):
+            token_format.check_name(bad_name)
 
 
 def test_token_for_specific_games_sees_only_them(
