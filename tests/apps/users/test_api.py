@@ -197,6 +197,8 @@ def test_secrets_never_reach_the_logs(
     users: UvicornThread, endpoints: Endpoints, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # Another test may have quietened httpx's own logger: the capture must see the requests.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     _, email = new_account(endpoints.postgres_dsn)
     wrong = "a wrong but long password"
     assert log_in(users.url, email, wrong).status_code == 401
