@@ -26,7 +26,14 @@ measured. docs/benchmarks.md holds their results and says which choice each back
 """
 
 import argparse
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from apps.local import process
+from apps.local.servers import EmbeddedPostgres
+from apps.store.migrate import migrate
 
 
 def argument_parser(file: str, doc: str | None) -> argparse.ArgumentParser:
@@ -35,3 +42,19 @@ def argument_parser(file: str, doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         prog=f"python -m {__name__}.{Path(file).stem}", description=(doc or "").split("\n\n")[0]
     )
+
+
+@contextmanager
+def scratch_postgres(prefix: str, *, migrated: bool = True) -> Iterator[EmbeddedPostgres]:
+    """An embedded PostgreSQL of the experiment's own in a new temporary folder (its log is
+    `postgres.log` there), with the migrations applied unless told not to; stopped at exit."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
+                          port=process.free_port())  # fmt: skip
+    pg.start()
+    try:
+        if migrated:
+            migrate(pg.url)
+        yield pg
+    finally:
+        pg.stop(30)

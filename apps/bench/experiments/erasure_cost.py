@@ -11,24 +11,19 @@ batches of the game wait.
     python -m apps.bench.experiments.erasure_cost [events] [--player-events N]
 """
 
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 
 from apps.bench.analytics_data import DataSpec, batches
-from apps.bench.experiments import argument_parser
-from apps.local import process
-from apps.local.servers import EmbeddedPostgres
+from apps.bench.experiments import argument_parser, scratch_postgres
 from apps.processor.partitions import Partitions
 from apps.processor.records import Row
 from apps.processor.store import BatchWriter
 from apps.store.erasure import erase_player
-from apps.store.migrate import migrate
 
 DAYS = 90
 KINDS = ("session_start", "level_start", "purchase", *["design"] * 6, "session_end")
@@ -59,12 +54,7 @@ def main() -> None:
     parser.add_argument("--player-events", type=int, default=10_000, metavar="N",
                         help="events of the erased player (default 10,000)")  # fmt: skip
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="erasure-cost-"))
-    pg = EmbeddedPostgres("postgres", folder / "pg.log", data_dir=folder / "pg",
-                          port=process.free_port())  # fmt: skip
-    pg.start()
-    try:
-        migrate(pg.url)
+    with scratch_postgres("erasure-cost-") as pg:
         game = uuid.uuid4()
         first_day = datetime.now(UTC).date() - timedelta(days=DAYS + 5)
         spec = DataSpec(game, first_day, events=args.events, players=args.players, days=DAYS)
@@ -86,8 +76,6 @@ def main() -> None:
         print(f"erased {counts.removed['events']:,} events of one player over {DAYS} days "
               f"in {took:.2f} s")  # fmt: skip
         print(", ".join(f"{k} {v}" for k, v in counts.flat().items()))
-    finally:
-        pg.stop(30)
 
 
 if __name__ == "__main__":

@@ -14,21 +14,16 @@ size are printed too.
 """
 
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from apps.bench.experiments import argument_parser
-from apps.local import process
-from apps.local.servers import EmbeddedPostgres
+from apps.bench.experiments import argument_parser, scratch_postgres
 from apps.processor.partitions import Partitions
 from apps.store import profiles
-from apps.store.migrate import migrate
 
 DAYS = 90
 WHALE = "whale"
@@ -127,12 +122,7 @@ def main() -> None:
     parser.add_argument("--whale", type=int, default=10_080, help="the one player's events")
     parser.add_argument("--plan", action="store_true", help="print the whale's plans")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="profile-reads-"))
-    pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
-                          port=process.free_port())  # fmt: skip
-    pg.start()
-    try:
-        migrate(pg.url)
+    with scratch_postgres("profile-reads-") as pg:
         game = uuid.uuid4()
         with psycopg.connect(pg.url, autocommit=True) as conn:
             started = time.perf_counter()
@@ -153,8 +143,6 @@ def main() -> None:
             print(f"index built in {time.perf_counter() - started:.0f} s,"
                   f" {size[0] if size else '?'}")  # fmt: skip
             measure(conn, game, "player index", args.plan)
-    finally:
-        pg.stop(30)
 
 
 if __name__ == "__main__":

@@ -13,21 +13,17 @@ in B first (a setting, a table option) to try a change without code.
 
 import statistics
 import subprocess
-import tempfile
 import time
 import types
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 import apps.processor.store as store_b
 from apps.bench import storage
-from apps.bench.experiments import argument_parser
+from apps.bench.experiments import argument_parser, scratch_postgres
 from apps.bench.unique import unique_requests
-from apps.local import process
-from apps.local.servers import EmbeddedPostgres
 from apps.processor.partitions import Partitions
 from apps.store.migrate import migration_files
 
@@ -56,11 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     store_a = _revision_store(args.rev)
     migrations_a = set(_git("ls-tree", "--name-only", args.rev, "apps/store/migrations/").split())
-    folder = Path(tempfile.mkdtemp(prefix="writer-ab-"))
-    pg = EmbeddedPostgres("postgres", folder / "pg.log", data_dir=folder / "pg",
-                          port=process.free_port())  # fmt: skip
-    pg.start()
-    try:
+    with scratch_postgres("writer-ab-", migrated=False) as pg:
         with psycopg.connect(pg.url, autocommit=True) as admin:
             for name in ("a", "b"):
                 admin.execute(f"CREATE DATABASE {name}")
@@ -99,8 +91,6 @@ def main() -> None:
         print(f"B/A per batch: median {statistics.median(ratios):.3f} over {len(ratios)} "
               f"batches ({args.events_per_player} events per player, {args.players:,} "
               "players)")  # fmt: skip
-    finally:
-        pg.stop(30)
 
 
 if __name__ == "__main__":

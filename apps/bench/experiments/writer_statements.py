@@ -10,22 +10,17 @@ them).
     python -m apps.bench.experiments.writer_statements [rows] [--events-per-player N]
 """
 
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 import apps.processor.store as store
 from apps.bench import storage
-from apps.bench.experiments import argument_parser
+from apps.bench.experiments import argument_parser, scratch_postgres
 from apps.bench.unique import unique_requests
-from apps.local import process
-from apps.local.servers import EmbeddedPostgres
-from apps.store.migrate import migrate
 
 
 def main() -> None:
@@ -45,12 +40,7 @@ def main() -> None:
                         help="players in the pool (default 20,000)")  # fmt: skip
     args = parser.parse_args()
     rows: int = args.rows
-    folder = Path(tempfile.mkdtemp(prefix="writer-statements-"))
-    pg = EmbeddedPostgres("postgres", folder / "postgres.log", data_dir=folder / "pg",
-                          port=process.free_port())  # fmt: skip
-    pg.start()
-    try:
-        migrate(pg.url)
+    with scratch_postgres("writer-statements-") as pg:
         spent: defaultdict[str, float] = defaultdict(float)
         copy_rows, execute = store.copy_rows, psycopg.Cursor.execute
 
@@ -75,8 +65,6 @@ def main() -> None:
         print(f"writer: {result.per_s:,.0f} rows/s, {1e6 / result.per_s:.1f} µs per row")
         for statement, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
             print(f"{1e6 * seconds / rows:6.2f} µs/row  {statement}")
-    finally:
-        pg.stop(30)
 
 
 if __name__ == "__main__":

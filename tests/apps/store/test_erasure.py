@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -34,7 +33,13 @@ from apps.processor.records import Row
 from apps.processor.store import BatchWriter
 from apps.store import game_lock
 from apps.store.erasure import erase_player
-from tests.apps.analytics.oracle_pipeline import Delivered, Stack, ask_game, compare, send
+from tests.apps.analytics.oracle_pipeline import (
+    Delivered,
+    Stack,
+    compare,
+    compare_live,
+    send,
+)
 from tests.conftest import new_game
 from tests.support.eventsets import (
     EventSet,
@@ -43,10 +48,9 @@ from tests.support.eventsets import (
     deliver,
     event_sets,
     query_plans,
-    received_times,
     stored_ids,
 )
-from tests.support.oracle import LIVE_STATS, Event, Oracle, Query, Retention, differences
+from tests.support.oracle import Event, Oracle, Query, Retention
 from tests.support.poll import poll_until
 from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
 from tests.support.recompute import game_state, rollup_differences
@@ -126,22 +130,6 @@ def erase(dsn: str, game_id: uuid.UUID, player_id: str) -> dict[str, int]:
         return erase_player(conn, game_id, player_id).flat()
 
 
-def live_as_oracle(stack: Stack, delivered: Delivered, events: list[Event]) -> bool:
-    """liveStats against the oracle of `events` by receive time (as oracle_pipeline's
-    compare_live); False when a receive time on a window's edge makes it moot."""
-    received = received_times(stack.dsn, delivered.game_id)
-    timed = [replace(e, received_at=received[e.event_id]) for e in events]
-    before = datetime.now(UTC)
-    got = ask_game(stack.analytics_url, delivered.token, delivered.game_id, {"l": LIVE_STATS})
-    after = datetime.now(UTC)
-    slack = timedelta(seconds=1)
-    for width in (timedelta(seconds=60), timedelta(minutes=5)):
-        if any(before - width - slack <= t <= after - width + slack for t in received.values()):
-            return False
-    assert differences(Oracle(timed).live_stats(before), got["l"]) == []
-    return True
-
-
 def assert_erased(
     stack: Stack, delivered: Delivered, player: str, queries: list[Query], kept: list[Event]
 ) -> None:
@@ -152,7 +140,7 @@ def assert_erased(
     assert rollup_differences(stack.dsn, delivered.game_id) == {}
     compare(stack.analytics_url, delivered, queries, Oracle(kept))
     poll_until(
-        lambda: live_as_oracle(stack, delivered, kept),
+        lambda: compare_live(stack, delivered, kept),
         timeout=120, what="liveStats to be determined (no receive time on a window's edge)",
         every=0.5,
     )  # fmt: skip
