@@ -117,7 +117,8 @@ USERS: Final = Service(
     port=8083,
     public=True,
     # Login throttling is kept in PostgreSQL (apps/store/logins.py): no Redis needed.
-    needs=frozenset({"postgres"}),
+    # Kafka: privacy jobs wait for the processor's committed offsets (apps/users/progress.py).
+    needs=frozenset({"postgres", "kafka"}),
     scaling={
         "dev": Scaling(1, 2),
         "staging": Scaling(2, 3),

@@ -22,7 +22,10 @@ _HASH = passwords.hash_password(PASSWORD)
 def users_settings(endpoints: Endpoints, **overrides: object) -> UsersSettings:
     # Every test client is 127.0.0.1: the per-address limit is tested with its own server.
     base = UsersSettings(
-        postgres_dsn=endpoints.postgres_dsn, pool_size=4, login_failures_per_address=100_000
+        postgres_dsn=endpoints.postgres_dsn,
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        pool_size=4,
+        login_failures_per_address=100_000,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from apps.core import services
 from apps.core.settings import common
-from apps.core.settings.contract import ServiceSettings, env
-from apps.core.topics import Stack
+from apps.core.settings.contract import SECTION, ServiceSettings, env
+from apps.core.settings.kafka_tls import KafkaTls
+from apps.core.topics import EVENTS, Stack
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -14,6 +15,7 @@ class UsersSettings(ServiceSettings):
     SERVICE = services.USERS
 
     postgres_dsn: str = field(metadata=common.POSTGRES_DSN)
+    kafka_bootstrap: str = field(metadata=common.KAFKA_BOOTSTRAP)
     host: str = common.host(services.USERS)
     port: int = common.port(services.USERS)
     workers: int = common.workers(services.USERS)
@@ -72,3 +74,54 @@ class UsersSettings(ServiceSettings):
             minimum=1024, maximum=1024 * 1024,
         ),
     )  # fmt: skip
+    privacy_signing_key: str | None = field(
+        default=None,
+        metadata=env(
+            "USERS_PRIVACY_SIGNING_KEY",
+            "Ed25519 private key (32 bytes, base64) that signs erasure receipts; unset, the"
+            " service makes one and keeps it in PostgreSQL (privacy_signing_keys)",
+            secret=True,
+        ),
+    )  # fmt: skip
+    privacy_runners: int = field(
+        default=1,
+        metadata=env(
+            "USERS_PRIVACY_RUNNERS", "privacy jobs (export, erasure) run at once per worker",
+            minimum=0, maximum=16,
+        ),
+    )  # fmt: skip
+    privacy_lease: timedelta = field(
+        default=timedelta(seconds=30),
+        metadata=env(
+            "USERS_PRIVACY_LEASE_SECONDS",
+            "a running job is its runner's for this long, renewed while it runs: a runner"
+            " killed mid-job has its job taken over when the lease lapses",
+            minimum=0.5, maximum=3600,
+        ),
+    )  # fmt: skip
+    privacy_kafka_wait: timedelta = field(
+        default=timedelta(minutes=10),
+        metadata=env(
+            "USERS_PRIVACY_KAFKA_WAIT_SECONDS",
+            "how long a job waits for the processor to store the events in flight when it"
+            " started before it fails (naming the partitions behind)",
+            minimum=1, maximum=24 * 3600,
+        ),
+    )  # fmt: skip
+    privacy_export_retention: timedelta = field(
+        default=timedelta(days=7),
+        metadata=env(
+            "USERS_PRIVACY_EXPORT_RETENTION_SECONDS",
+            "how long a finished export can be downloaded before its data is deleted",
+            minimum=60, maximum=90 * 24 * 3600,
+        ),
+    )  # fmt: skip
+    processor_group: str = field(
+        default=services.PROCESSOR.consumer_group,
+        metadata=env(
+            "USERS_PROCESSOR_GROUP",
+            "the processor's consumer group, whose committed offsets privacy jobs wait for",
+        ),
+    )  # fmt: skip
+    events_topic: str = EVENTS.name
+    kafka_tls: KafkaTls | None = field(default=None, metadata=SECTION)
