@@ -14,7 +14,7 @@ from apps.core.settings.users import UsersSettings
 from apps.edge.app import service_app
 from apps.edge.probes import Probes
 from apps.edge.responses import json_response
-from apps.users import account, audit, games, members, openapi
+from apps.users import account, audit, games, members, openapi, profiles
 from apps.users.endpoint import endpoint
 from apps.users.runtime import Runtime, open_runtime
 
@@ -24,10 +24,16 @@ ROUTES = [
     Route("/v1/sessions", endpoint("login", account.login, "json", public=True), methods=["POST"]),
     Route("/v1/sessions", endpoint("logout", account.logout), methods=["DELETE"]),
     Route("/v1/me", endpoint("me", account.me), methods=["GET"]),
+    Route(
+        "/v1/me/password",
+        endpoint("password_change", account.change_password, "json"),
+        methods=["POST"],
+    ),
     Route("/v1/games", endpoint("games", games.list_games), methods=["GET"]),
     Route("/v1/games", endpoint("game_create", games.create_game, "json"), methods=["POST"]),
     Route(_GAME, endpoint("game", games.get_game), methods=["GET"]),
     Route(f"{_GAME}/members", endpoint("members", members.list_members), methods=["GET"]),
+    Route(f"{_GAME}/members", endpoint("member_add", members.add_member, "json"), methods=["POST"]),
     Route(
         f"{_GAME}/members/{{account_id}}",
         endpoint("member_set", members.set_member, "json"),
@@ -56,6 +62,12 @@ ROUTES = [
         f"{_GAME}/tokens/{{token_id}}",
         endpoint("token_revoke", games.revoke_token),
         methods=["DELETE"],
+    ),
+    # `:path`: a player id may hold "/" (sent as is or as %2F, which the server decodes).
+    Route(
+        f"{_GAME}/players/{{player_id:path}}",
+        endpoint("player", profiles.get_profile),
+        methods=["GET"],
     ),
     Route("/v1/audit", endpoint("audit", audit.list_entries), methods=["GET"]),
 ]
