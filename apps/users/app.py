@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,7 +19,24 @@ from apps.users import account, audit, games, members, openapi, profiles
 from apps.users.endpoint import endpoint
 from apps.users.runtime import Runtime, open_runtime
 
+
+class _PlayerIdConvertor(Convertor[str]):
+    """A player id may hold "/" (sent as is or as %2F, which the server decodes) and any
+    character ingestion accepts; the handler refuses the others by name (400). So this
+    matches everything, line breaks included (Starlette's `path` stops at one)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("player_id", _PlayerIdConvertor())
 _GAME = "/v1/games/{game_id}"
+_PLAYER = f"{_GAME}/players/{{player_id:player_id}}"
 
 ROUTES = [
     Route("/v1/sessions", endpoint("login", account.login, "json", public=True), methods=["POST"]),
@@ -63,12 +81,7 @@ ROUTES = [
         endpoint("token_revoke", games.revoke_token),
         methods=["DELETE"],
     ),
-    # `:path`: a player id may hold "/" (sent as is or as %2F, which the server decodes).
-    Route(
-        f"{_GAME}/players/{{player_id:path}}",
-        endpoint("player", profiles.get_profile),
-        methods=["GET"],
-    ),
+    Route(_PLAYER, endpoint("player", profiles.get_profile), methods=["GET"]),
     Route("/v1/audit", endpoint("audit", audit.list_entries), methods=["GET"]),
 ]
 

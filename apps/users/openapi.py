@@ -80,6 +80,39 @@ SCHEMAS: Final[dict[str, Any]] = {
     ),
     "Members": _object({"members": {"type": "array", "items": _ref("Member")}}),
     "MemberSet": _object({"role": _ROLE}),
+    "MemberAdd": _object({"email": {"type": "string", "maxLength": 254}, "role": _ROLE}),
+    "PasswordChange": _object(
+        {
+            "current_password": {"type": "string", "maxLength": 1000},
+            "new_password": {"type": "string", "minLength": 12, "maxLength": 256},
+        }
+    ),
+    "PlayerEvent": _object(
+        {
+            "event_id": _UUID,
+            "type": {"type": "string"},
+            "time": _TIME,
+            "properties": {"type": "object"},
+            "amount": {"type": ["number", "null"]},
+            "currency": {"type": ["string", "null"]},
+        }
+    ),
+    "Player": _object(
+        {
+            "player_id": {"type": "string", "minLength": 1},
+            "first_seen": _TIME,
+            "last_seen": _TIME,
+            "first_platform": {"type": ["string", "null"]},
+            "first_country": {"type": ["string", "null"]},
+            "first_app_version": {"type": ["string", "null"]},
+            "days_active": {"type": "integer", "minimum": 0},
+            "sessions": {"type": "integer", "minimum": 0},
+            "session_seconds": {"type": "number"},
+            "revenue_usd": {"type": "number"},
+            "purchases": {"type": "integer", "minimum": 0},
+            "last_events": {"type": "array", "items": _ref("PlayerEvent"), "maxItems": 50},
+        }
+    ),
     "KeyRotate": _object(
         {}, {"grace_seconds": {"type": "integer", "minimum": 0, "maximum": 7 * 24 * 3600}}
     ),
@@ -141,7 +174,7 @@ _WHY: Final = {
     "409": "contradicts what is stored (the last owner)",
     "413": "the body is too large",
     "415": "the body is not application/json",
-    "429": "too many failed logins: retry after Retry-After seconds",
+    "429": "too many failed logins (or password checks): retry after Retry-After seconds",
     "503": "the database is unavailable: retry after Retry-After seconds",
 }
 _RETRY: Final = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
@@ -159,7 +192,7 @@ def _error(status: str) -> dict[str, Any]:
 def _op(
     summary: str, ok: tuple[str, str | None], errors: str, *, body: str | None = None,
     body_required: bool = True, params: tuple[str, ...] = (),
-    query: tuple[dict[str, Any], ...] = (),
+    path: tuple[dict[str, Any], ...] = (), query: tuple[dict[str, Any], ...] = (),
     public: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     status, schema = ok
@@ -170,7 +203,7 @@ def _op(
     codes = errors.split() + ([] if public else ["401"]) + ["503"]
     if body is not None:
         codes += ["400", "408", "413", "415"]
-    if params or query:
+    if params or path or query:
         codes += ["400"]
     answers |= {code: _error(code) for code in sorted(set(codes))}
     operation: dict[str, Any] = {"summary": summary, "responses": answers}
@@ -181,6 +214,7 @@ def _op(
             "required": body_required, "content": {JSON: {"schema": _ref(body)}},
         }  # fmt: skip
     parameters = [{"name": p, "in": "path", "required": True, "schema": _UUID} for p in params]
+    parameters += path
     if parameters or query:
         operation["parameters"] = parameters + list(query)
     return operation
@@ -191,6 +225,12 @@ def _q(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _G: Final = ("game_id",)
+_PLAYER_ID: Final = {
+    "name": "player_id", "in": "path", "required": True,
+    "description": "as ingestion accepts it: 1 to 128 characters, no control characters;"
+    ' percent-encoded ("/" may be sent as is)',
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+}  # fmt: skip
 PATHS: Final[dict[str, Any]] = {
     "/v1/sessions": {
         "post": _op(
@@ -199,6 +239,14 @@ PATHS: Final[dict[str, Any]] = {
         "delete": _op("log out: end the caller's session", ("204", None), ""),
     },
     "/v1/me": {"get": _op("the caller's account and roles", ("200", "Me"), "")},
+    "/v1/me/password": {
+        "post": _op(
+            "change the caller's password; the account's other sessions end",
+            ("204", None),
+            "429",
+            body="PasswordChange",
+        ),
+    },
     "/v1/games": {
         "get": _op("the games the caller has a role on", ("200", "Games"), ""),
         "post": _op(
@@ -210,7 +258,15 @@ PATHS: Final[dict[str, Any]] = {
     },
     "/v1/games/{game_id}": {"get": _op("one game (viewer)", ("200", "Game"), "404", params=_G)},
     "/v1/games/{game_id}/members": {
-        "get": _op("the game's members (admin)", ("200", "Members"), "403 404", params=_G)
+        "get": _op("the game's members (admin)", ("200", "Members"), "403 404", params=_G),
+        "post": _op(
+            "give the account with this email a role (admin; owner for the owner role):"
+            " 201 if it had none, 200 if its role changed",
+            ("201", "Member"),
+            "403 404 409",
+            body="MemberAdd",
+            params=_G,
+        ),
     },
     "/v1/games/{game_id}/members/{account_id}": {
         "put": _op(
@@ -270,6 +326,16 @@ PATHS: Final[dict[str, Any]] = {
             params=("game_id", "token_id"),
         ),
     },
+    "/v1/games/{game_id}/players/{player_id}": {
+        "get": _op(
+            "a player's profile (analyst)",
+            ("200", "Player"),
+            "403 404",
+            params=_G,
+            path=(_PLAYER_ID,),
+            query=(_q("events", {"type": "integer", "minimum": 0, "maximum": 50}),),
+        ),
+    },
     "/v1/audit": {
         "get": _op(
             "the audit log of the games the caller administers, newest first",
@@ -289,9 +355,11 @@ PATHS: Final[dict[str, Any]] = {
 # The ids are the route names apps/users/app.py gives the same operations (metrics label).
 _IDS: Final = {
     ("/v1/sessions", "post"): "login", ("/v1/sessions", "delete"): "logout",
-    ("/v1/me", "get"): "me", ("/v1/games", "get"): "games", ("/v1/games", "post"): "game_create",
+    ("/v1/me", "get"): "me", ("/v1/me/password", "post"): "password_change",
+    ("/v1/games", "get"): "games", ("/v1/games", "post"): "game_create",
     ("/v1/games/{game_id}", "get"): "game",
     ("/v1/games/{game_id}/members", "get"): "members",
+    ("/v1/games/{game_id}/members", "post"): "member_add",
     ("/v1/games/{game_id}/members/{account_id}", "put"): "member_set",
     ("/v1/games/{game_id}/members/{account_id}", "delete"): "member_remove",
     ("/v1/games/{game_id}/keys/rotate", "post"): "key_rotate",
@@ -299,10 +367,14 @@ _IDS: Final = {
     ("/v1/games/{game_id}/tokens", "get"): "tokens",
     ("/v1/games/{game_id}/tokens", "post"): "token_create",
     ("/v1/games/{game_id}/tokens/{token_id}", "delete"): "token_revoke",
+    ("/v1/games/{game_id}/players/{player_id}", "get"): "player",
     ("/v1/audit", "get"): "audit",
 }  # fmt: skip
 for (_path, _method), _id in _IDS.items():
     PATHS[_path][_method]["operationId"] = _id
+_ADD: Final = PATHS["/v1/games/{game_id}/members"]["post"]["responses"]
+_ADD["200"] = {**_ADD["201"], "description": "the account had a role: it changed"}
+_ADD["201"] = {**_ADD["201"], "description": "the account had no role: added"}
 
 DOCUMENT: Final[dict[str, Any]] = {
     "openapi": "3.1.0",
