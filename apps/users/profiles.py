@@ -10,6 +10,8 @@ The player id is checked before any query, by the rule ingestion applies.
 
 from typing import Any
 
+import psycopg
+
 from apps.core import player_ids
 from apps.core.errors import BatchError
 from apps.core.numbers import finite
@@ -66,6 +68,12 @@ def get_profile(call: Call) -> Reply:
     require(call.caller(), gid, "analyst")
     try:
         found = profiles.player_profile(call.conn, gid, pid, call.settings.usd_per_unit)
+    except psycopg.errors.QueryCanceled:
+        seconds = call.settings.statement_timeout.total_seconds()
+        raise Unavailable(
+            f"reading the profile took longer than {seconds:g} s (the statement timeout,"
+            " GAMEMETRICS_USERS_STATEMENT_TIMEOUT_SECONDS); retry later"
+        ) from None
     except profiles.UnknownCurrency as e:
         why = f"{e}: the service's rate table (GAMEMETRICS_USD_RATES) lacks it"
         raise Unavailable(why) from None

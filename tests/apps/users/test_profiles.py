@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -231,6 +232,28 @@ def test_revenue_uses_the_services_rate_table(
     rates = {**USD_PER_UNIT, "EUR": 2.0}
     assert _differences(WAVE, "ana", got, rates) == []
     assert got["revenueUsd"] == pytest.approx(4.99 * 2 + 250 * USD_PER_UNIT["JPY"], rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def impatient(endpoints: Endpoints) -> Iterator[UvicornThread]:
+    """A users service whose statements may take 0.3 s."""
+    settings_ = users_settings(endpoints, statement_timeout=timedelta(seconds=0.3))
+    with running_users(settings_) as server:
+        yield server
+
+
+def test_a_profile_past_the_statement_timeout_is_a_503_saying_so(
+    impatient: UvicornThread, endpoints: Endpoints, played: uuid.UUID
+) -> None:
+    analyst = person(impatient.url, endpoints.postgres_dsn, {played: "analyst"})
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        conn.execute("LOCK TABLE players IN ACCESS EXCLUSIVE MODE")  # until the rollback
+        r = _get(impatient.url, analyst, played, "ana")
+        conn.rollback()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "1"
+    assert "statement timeout" in r.json()["error"]
+    assert _get(impatient.url, analyst, played, "ana").status_code == 200
 
 
 # No shrinking: each example is a new game through the whole pipeline.
