@@ -11,7 +11,7 @@ A finished job (done or failed) keeps the player's digest and no longer their id
 """
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -179,19 +179,17 @@ def add_part(conn: psycopg.Connection[Any], job_id: uuid.UUID, seq: int, data: b
     )
 
 
-def parts(conn: psycopg.Connection[Any], job_id: uuid.UUID) -> Iterator[bytes]:
-    """The export's parts in order, read one at a time (the export is never all in memory)."""
-    seq = -1
-    while True:
-        row = conn.execute(
-            "SELECT seq, data FROM privacy_export_parts WHERE job_id = %s AND seq > %s"
-            " ORDER BY seq LIMIT 1",
-            (job_id, seq),
-        ).fetchone()
-        if row is None:
-            return
-        seq = row[0]
-        yield bytes(row[1])
+def part_after(
+    conn: psycopg.Connection[Any], job_id: uuid.UUID, seq: int
+) -> tuple[int, bytes] | None:
+    """The export's next part after `seq` (-1: the first), or None after the last: a
+    download reads one part per call, never the whole export."""
+    row = conn.execute(
+        "SELECT seq, data FROM privacy_export_parts WHERE job_id = %s AND seq > %s"
+        " ORDER BY seq LIMIT 1",
+        (job_id, seq),
+    ).fetchone()
+    return None if row is None else (row[0], bytes(row[1]))
 
 
 def has_parts(conn: psycopg.Connection[Any], job_id: uuid.UUID) -> bool:

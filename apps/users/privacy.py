@@ -158,15 +158,11 @@ def _parts(connect: Any, job_id: uuid.UUID) -> Iterator[bytes]:
     seq = -1
     while True:
         with connect() as conn:
-            row = conn.execute(
-                "SELECT seq, data FROM privacy_export_parts WHERE job_id = %s AND seq > %s"
-                " ORDER BY seq LIMIT 1",
-                (job_id, seq),
-            ).fetchone()
-        if row is None:
+            part = privacy_jobs.part_after(conn, job_id, seq)
+        if part is None:
             return
-        seq = row[0]
-        yield bytes(row[1])
+        seq, data = part
+        yield data
 
 
 def lift_suppression(call: Call) -> Reply:

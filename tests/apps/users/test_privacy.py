@@ -39,7 +39,16 @@ def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
 
 @pytest.fixture(scope="module")
 def jobs_api(endpoints: Endpoints, processor: ThreadedProcessor) -> Iterator[UvicornThread]:
-    """A users API whose runner waits for this module's processor."""
+    """A users API whose runner waits for this module's processor.
+
+    Jobs other modules asked for (the schemathesis run, the role matrix) were never run
+    (their servers have no runner); they would queue ahead of this module's, so they end
+    here, failed with a reason."""
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        conn.execute(
+            "UPDATE privacy_jobs SET status = 'failed', error = 'left by another test module',"
+            " player_id = NULL, finished_at = now() WHERE status IN ('queued', 'running')"
+        )
     settings = users_settings(
         endpoints, privacy_runners=2, privacy_lease=timedelta(seconds=3),
         privacy_kafka_wait=timedelta(seconds=60),
