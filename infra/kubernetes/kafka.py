@@ -94,7 +94,7 @@ already reads from PostgreSQL. ListOffsets alone would need Describe only."""
 AWAITER_GROUP_OPERATIONS: Final = ("Describe",)
 """OffsetFetch and FindCoordinator, nothing more: Read on the group would let the awaiting
 service join it or commit its offsets, moving the consumer's progress; the broker refuses
-both (GROUP_AUTHORIZATION_FAILED)."""
+both (GROUP_AUTHORIZATION_FAILED), so the awaiting client must not auto-commit."""
 
 
 def needs_user(service: services.Service) -> bool:
