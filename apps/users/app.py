@@ -15,9 +15,10 @@ from apps.core.settings.users import UsersSettings
 from apps.edge.app import service_app
 from apps.edge.probes import Probes
 from apps.edge.responses import json_response
-from apps.users import account, audit, games, members, openapi, profiles
+from apps.users import account, audit, games, members, openapi, privacy, profiles
 from apps.users.endpoint import endpoint
-from apps.users.runtime import Runtime, open_runtime
+from apps.users.jobs import Runner
+from apps.users.runtime import Runtime, open_runtime, platform_erasers
 
 
 class _PlayerIdConvertor(Convertor[str]):
@@ -36,7 +37,9 @@ class _PlayerIdConvertor(Convertor[str]):
 
 register_url_convertor("player_id", _PlayerIdConvertor())
 _GAME = "/v1/games/{game_id}"
-_PLAYER = f"{_GAME}/players/{{player_id:player_id}}"
+_PLAYER = _GAME + "/players/{player_id}"
+_PROFILE = f"{_GAME}/players/{{player_id:player_id}}"
+_JOB = "/v1/privacy/jobs/{job_id}"
 
 ROUTES = [
     Route("/v1/sessions", endpoint("login", account.login, "json", public=True), methods=["POST"]),
@@ -81,8 +84,30 @@ ROUTES = [
         endpoint("token_revoke", games.revoke_token),
         methods=["DELETE"],
     ),
-    Route(_PLAYER, endpoint("player", profiles.get_profile), methods=["GET"]),
+    Route(_PROFILE, endpoint("player", profiles.get_profile), methods=["GET"]),
     Route("/v1/audit", endpoint("audit", audit.list_entries), methods=["GET"]),
+    Route(
+        f"{_PLAYER}/export",
+        endpoint("privacy_export", privacy.request_export, "optional"),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_PLAYER}/erasure",
+        endpoint("privacy_erasure", privacy.request_erasure, "optional"),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_PLAYER}/suppression",
+        endpoint("privacy_unsuppress", privacy.lift_suppression),
+        methods=["DELETE"],
+    ),
+    Route(_JOB, endpoint("privacy_job", privacy.get_job), methods=["GET"]),
+    Route(f"{_JOB}/download", endpoint("privacy_download", privacy.download), methods=["GET"]),
+    Route(
+        "/v1/privacy/public-key",
+        endpoint("privacy_public_key", privacy.public_key, public=True),
+        methods=["GET"],
+    ),
 ]
 
 
@@ -95,7 +120,12 @@ def create_app(settings: UsersSettings) -> Starlette:
     async def running(app: Starlette) -> AsyncIterator[Probes]:
         with open_runtime(settings) as rt:
             app.state.runtime = rt
-            yield Probes(registry=rt.metrics.registry, readiness={"postgres": _pool_check(rt)})
+            runner = Runner(rt, platform_erasers(settings), settings.privacy_runners)
+            runner.start()
+            try:
+                yield Probes(registry=rt.metrics.registry, readiness={"postgres": _pool_check(rt)})
+            finally:
+                await anyio.to_thread.run_sync(runner.stop)
 
     routes = [*ROUTES, Route("/v1/openapi.json", openapi_json, methods=["GET"])]
     return service_app(USERS, routes, running)

@@ -7,12 +7,19 @@ running service against it, so a handler that drifts from it fails them.
 
 from typing import Any, Final
 
+from apps.core import limits
+from apps.core.privacy import KINDS, STATUSES
 from apps.core.roles import ROLES
 
 JSON: Final = "application/json"
 _UUID: Final = {"type": "string", "format": "uuid"}
 _TIME: Final = {"type": "string", "format": "date-time"}
 _ROLE: Final = {"type": "string", "enum": list(ROLES)}
+_PARAMS: Final[dict[str, Any]] = {
+    "player_id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_ID_CHARS}
+}
+"""Path parameters that are not UUIDs."""
+_NULLABLE_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -157,6 +164,50 @@ SCHEMAS: Final[dict[str, Any]] = {
             "details": {"type": "object"},
         }
     ),
+    "PrivacyRequest": _object({}, {"suppress": {"type": "boolean"}}),
+    "PrivacyJob": _object(
+        {
+            "job_id": _UUID,
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "game_id": _UUID,
+            "player_id": {"type": ["string", "null"]},
+            "player": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "suppress": {"type": "boolean"},
+            "created_at": _TIME,
+            "started_at": _NULLABLE_TIME,
+            "finished_at": _NULLABLE_TIME,
+            "attempts": {"type": "integer", "minimum": 0},
+            "error": {"type": ["string", "null"]},
+            "status_url": {"type": "string"},
+        },
+        {
+            "receipt": {"type": ["object", "null"]},
+            "events": {"type": ["integer", "null"]},
+            "bytes": {"type": ["integer", "null"]},
+            "download_url": {"type": ["string", "null"]},
+            "expires_at": _TIME,
+        },
+    ),
+    "PublicKey": _object(
+        {
+            "algorithm": {"type": "string", "enum": ["Ed25519"]},
+            "key_id": {"type": "string"},
+            "public_key": {"type": "string"},
+            "public_key_pem": {"type": "string"},
+            "keys": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "key_id": {"type": "string"},
+                        "public_key": {"type": "string"},
+                        "created_at": _TIME,
+                        "current": {"type": "boolean"},
+                    }
+                ),
+            },
+        }
+    ),
     "AuditPage": _object(
         {
             "entries": {"type": "array", "items": _ref("AuditEntry")},
@@ -171,7 +222,7 @@ _WHY: Final = {
     "403": "the caller's role is too low: `required_role` names the one needed",
     "404": "no such id, or one the caller has no role on: `field` names it",
     "408": "the body did not arrive in time",
-    "409": "contradicts what is stored (the last owner)",
+    "409": "contradicts what is stored (the last owner; an export not ready)",
     "413": "the body is too large",
     "415": "the body is not application/json",
     "429": "too many failed logins (or password checks): retry after Retry-After seconds",
@@ -192,7 +243,7 @@ def _error(status: str) -> dict[str, Any]:
 def _op(
     summary: str, ok: tuple[str, str | None], errors: str, *, body: str | None = None,
     body_required: bool = True, params: tuple[str, ...] = (),
-    path: tuple[dict[str, Any], ...] = (), query: tuple[dict[str, Any], ...] = (),
+    query: tuple[dict[str, Any], ...] = (),
     public: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     status, schema = ok
@@ -203,7 +254,7 @@ def _op(
     codes = errors.split() + ([] if public else ["401"]) + ["503"]
     if body is not None:
         codes += ["400", "408", "413", "415"]
-    if params or path or query:
+    if params or query:
         codes += ["400"]
     answers |= {code: _error(code) for code in sorted(set(codes))}
     operation: dict[str, Any] = {"summary": summary, "responses": answers}
@@ -213,8 +264,9 @@ def _op(
         operation["requestBody"] = {
             "required": body_required, "content": {JSON: {"schema": _ref(body)}},
         }  # fmt: skip
-    parameters = [{"name": p, "in": "path", "required": True, "schema": _UUID} for p in params]
-    parameters += path
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": _PARAMS.get(p, _UUID)} for p in params
+    ]
     if parameters or query:
         operation["parameters"] = parameters + list(query)
     return operation
@@ -225,12 +277,7 @@ def _q(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _G: Final = ("game_id",)
-_PLAYER_ID: Final = {
-    "name": "player_id", "in": "path", "required": True,
-    "description": "as ingestion accepts it: 1 to 128 characters, no control characters;"
-    ' percent-encoded ("/" may be sent as is)',
-    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-}  # fmt: skip
+_GP: Final = ("game_id", "player_id")
 PATHS: Final[dict[str, Any]] = {
     "/v1/sessions": {
         "post": _op(
@@ -331,8 +378,7 @@ PATHS: Final[dict[str, Any]] = {
             "a player's profile (analyst)",
             ("200", "Player"),
             "403 404",
-            params=_G,
-            path=(_PLAYER_ID,),
+            params=_GP,
             query=(_q("events", {"type": "integer", "minimum": 0, "maximum": 50}),),
         ),
     },
@@ -348,6 +394,60 @@ PATHS: Final[dict[str, Any]] = {
                 _q("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
             ),
+        ),
+    },
+    "/v1/games/{game_id}/players/{player_id}/export": {
+        "post": _op(
+            "export everything stored of a player (admin): a job, 202",
+            ("202", "PrivacyJob"),
+            "403 404",
+            body="PrivacyRequest",
+            body_required=False,
+            params=_GP,
+        ),
+    },
+    "/v1/games/{game_id}/players/{player_id}/erasure": {
+        "post": _op(
+            "erase a player from every store, optionally refusing their future events"
+            " (admin): a job, 202",
+            ("202", "PrivacyJob"),
+            "403 404",
+            body="PrivacyRequest",
+            body_required=False,
+            params=_GP,
+        ),
+    },
+    "/v1/games/{game_id}/players/{player_id}/suppression": {
+        "delete": _op(
+            "lift an erased player's suppression: their events are accepted again (admin)",
+            ("204", None),
+            "403 404",
+            params=_GP,
+        ),
+    },
+    "/v1/privacy/jobs/{job_id}": {
+        "get": _op(
+            "a privacy job: status, receipt (erasure), download (export); with Accept:"
+            " application/gzip, a done export's data",
+            ("200", "PrivacyJob"),
+            "403 404 409",
+            params=("job_id",),
+        ),
+    },
+    "/v1/privacy/jobs/{job_id}/download": {
+        "get": _op(
+            "a done export: NDJSON, gzip-compressed, streamed",
+            ("200", None),
+            "403 404 409",
+            params=("job_id",),
+        ),
+    },
+    "/v1/privacy/public-key": {
+        "get": _op(
+            "the Ed25519 public keys that check erasure receipts",
+            ("200", "PublicKey"),
+            "",
+            public=True,
         ),
     },
 }
@@ -369,6 +469,12 @@ _IDS: Final = {
     ("/v1/games/{game_id}/tokens/{token_id}", "delete"): "token_revoke",
     ("/v1/games/{game_id}/players/{player_id}", "get"): "player",
     ("/v1/audit", "get"): "audit",
+    ("/v1/games/{game_id}/players/{player_id}/export", "post"): "privacy_export",
+    ("/v1/games/{game_id}/players/{player_id}/erasure", "post"): "privacy_erasure",
+    ("/v1/games/{game_id}/players/{player_id}/suppression", "delete"): "privacy_unsuppress",
+    ("/v1/privacy/jobs/{job_id}", "get"): "privacy_job",
+    ("/v1/privacy/jobs/{job_id}/download", "get"): "privacy_download",
+    ("/v1/privacy/public-key", "get"): "privacy_public_key",
 }  # fmt: skip
 for (_path, _method), _id in _IDS.items():
     PATHS[_path][_method]["operationId"] = _id
@@ -381,8 +487,9 @@ DOCUMENT: Final[dict[str, Any]] = {
     "info": {
         "title": "GameMetrics users API",
         "version": "1",
-        "description": "Accounts, roles on games, sessions, games, ingest keys, analyst tokens"
-        " and the audit log. See docs/USERS.md.",
+        "description": "Accounts, roles on games, sessions, games, ingest keys, analyst tokens,"
+        " the audit log, and players' privacy requests (export, erasure, receipts)."
+        " See docs/USERS.md and docs/PRIVACY.md.",
     },
     "paths": PATHS,
     "components": {
