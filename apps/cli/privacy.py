@@ -1,8 +1,7 @@
 """`gamemetrics privacy verify RECEIPT.json`: check an erasure receipt's Ed25519 signature.
 
 The public keys come from the deployment (`GET /v1/privacy/public-key` of the users
-API: --url, else GAMEMETRICS_USERS_URL, else users_url of a local platform's
-endpoints.json) or from a file (--public-key: PEM, or the raw key in base64). The
+API: --url, else users_url of a local platform's endpoints.json) or from a file (--public-key: PEM, or the raw key in base64). The
 receipt may be the signed document or the whole job as GET /v1/privacy/jobs/{id}
 returns it. Exit status: 0 valid, 1 invalid, 2 the check could not be made.
 """
@@ -10,7 +9,6 @@ returns it. Exit status: 0 valid, 1 invalid, 2 the check could not be made.
 import argparse
 import base64
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     )
     v.add_argument("receipt", help="the receipt (JSON file; - for stdin)")
     v.add_argument(
-        "--url", help="the users API (default: GAMEMETRICS_USERS_URL, else users_url in"
-        " <data-dir>/endpoints.json)",
+        "--url", help="the users API (default: users_url in <data-dir>/endpoints.json)",
     )  # fmt: skip
     v.add_argument(
         "--public-key", type=Path, metavar="FILE",
@@ -126,13 +123,10 @@ def _api_keys(args: argparse.Namespace) -> dict[str, bytes]:
     from apps.core import receipts
     from apps.local.platform import read_endpoints
 
-    url = args.url or os.environ.get("GAMEMETRICS_USERS_URL")
-    if url is None:
-        url = (read_endpoints(args.data_dir) or {}).get("users_url")
+    url = args.url or (read_endpoints(args.data_dir) or {}).get("users_url")
     if url is None:
         raise GameMetricsError(
-            "where is the users API? pass --url, set GAMEMETRICS_USERS_URL, run `gamemetrics"
-            " dev`, or pass --public-key"
+            "where is the users API? pass --url, run `gamemetrics dev`, or pass --public-key"
         )
     try:
         r = httpx.get(url.rstrip("/") + "/v1/privacy/public-key", timeout=10)

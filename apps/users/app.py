@@ -37,7 +37,7 @@ class _PlayerIdConvertor(Convertor[str]):
 
 register_url_convertor("player_id", _PlayerIdConvertor())
 _GAME = "/v1/games/{game_id}"
-_PLAYER = _GAME + "/players/{player_id}"
+_PLAYER = _GAME + "/players/{player_id:player_id}"
 _PROFILE = f"{_GAME}/players/{{player_id:player_id}}"
 _JOB = "/v1/privacy/jobs/{job_id}"
 
