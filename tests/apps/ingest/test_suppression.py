@@ -3,7 +3,9 @@ while other players' events of the same batch are accepted and stored; lifting t
 suppression, or another game, accepts them. The running API learns of each change through
 NOTIFY, so each test first lets the API cache the game's (empty) list."""
 
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +16,11 @@ from apps.core.privacy import player_digest
 from apps.store import suppressions
 from tests.conftest import GameKey, new_game
 from tests.support.factory import batch, event
+from tests.support.pipeline import own_pipeline
 from tests.support.poll import poll_until
 from tests.support.processor import ThreadedProcessor, settle
 from tests.support.recompute import stored_ids
-from tests.support.servers import Endpoints
+from tests.support.servers import Endpoints, ingest_settings, running_ingest
 from tests.support.topic import events_of_game
 
 _ERASED = {"field": "player_id", "error": "player erased"}
@@ -133,3 +136,34 @@ def test_a_suppression_holds_in_its_game_only(
     assert refused(client, game, "ana")
     settle(processor)
     assert elsewhere["event_id"] in stored_ids(endpoints.postgres_dsn, other.game_id)
+
+
+def test_while_postgresql_is_down_the_cached_list_still_refuses_and_a_restart_catches_up(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    with (
+        own_pipeline(tmp_path, endpoints.redis_url) as pipeline,
+        running_ingest(ingest_settings(pipeline.endpoints)) as server,
+        httpx.Client(base_url=server.url, timeout=20) as client,
+    ):
+        game, dsn = pipeline.game, pipeline.pg.url
+        assert post(client, game, event(player_id="bo")).status_code == 202
+        suppress(dsn, game, "ana")
+        poll_until(lambda: refused(client, game, "ana"), timeout=10, what="ana refused")
+        pipeline.pg.stop(10)
+        # Past the 5 s a list is trusted without its listener: the database cannot be
+        # asked, so the cached list (and the cached key) still decide.
+        until = time.monotonic() + 6
+        while True:
+            r = post(client, game, event(player_id="ana"), event(player_id="bo"))
+            assert (r.status_code, r.json()) == (
+                202, {"accepted": 1, "rejected": [{"index": 0, **_ERASED}]}
+            )  # fmt: skip
+            if time.monotonic() > until:
+                break
+        pipeline.pg.start()
+        lift(dsn, game, "ana")
+        # The listener reconnects (backoff up to 10 s) and starts again from PostgreSQL.
+        poll_until(
+            lambda: not refused(client, game, "ana"), timeout=30, what="ana accepted", every=0.2
+        )
