@@ -1,9 +1,10 @@
 """`gamemetrics privacy verify RECEIPT.json`: check an erasure receipt's Ed25519 signature.
 
 The public keys come from the deployment (`GET /v1/privacy/public-key` of the users
-API: --url, else users_url of a local platform's endpoints.json) or from a file (--public-key: PEM, or the raw key in base64). The
-receipt may be the signed document or the whole job as GET /v1/privacy/jobs/{id}
-returns it. Exit status: 0 valid, 1 invalid, 2 the check could not be made.
+API: --url, else users_url of a local platform's endpoints.json) or from a file
+(--public-key: PEM, or the raw key in base64). The receipt may be the signed document
+or the whole job as GET /v1/privacy/jobs/{id} returns it. Exit status: 0 valid,
+1 invalid, 2 the check could not be made.
 """
 
 import argparse

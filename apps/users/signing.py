@@ -1,6 +1,6 @@
 """The deployment's receipt-signing key: configured, or made once and kept in PostgreSQL.
 
-With GAMEMETRICS_USERS_PRIVACY_SIGNING_KEY set (from a secrets manager), that key signs,
+With the users service's privacy signing key set (from a secrets manager), that key signs,
 and only its public half is stored (so old receipts stay verifiable after a rotation).
 Unset, the first replica to need a key makes one under a table lock and every replica
 signs with the oldest key the service made: a fresh deployment works with no setup,
@@ -16,9 +16,10 @@ import psycopg
 
 from apps.core import receipts
 from apps.core.errors import ConfigError
+from apps.core.settings.users import UsersSettings
 from apps.store import privacy_jobs
 
-_VARIABLE = "GAMEMETRICS_USERS_PRIVACY_SIGNING_KEY"
+_VARIABLE = UsersSettings.key("privacy_signing_key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from apps.core.privacy import digest_text, player_digest
 from tests.conftest import GameKey, new_game
 from tests.support.factory import batch, event
 from tests.support.players import rows_of_player
+from tests.support.poll import poll_until
 from tests.support.privacy import ask, export_lines, finished, job
 from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
 from tests.support.recompute import rollup_differences
@@ -203,6 +204,46 @@ def _verify(url: str, path: Path, *extra: str) -> subprocess.CompletedProcess[st
          *extra],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
+
+
+def test_a_suppressed_player_is_refused_until_lifted_and_in_flight_events_go_too(
+    jobs_api: UvicornThread, ingest: UvicornThread, endpoints: Endpoints, game: GameKey,
+    owner: Person,
+) -> None:  # fmt: skip
+    dsn = endpoints.postgres_dsn
+    _send(ingest, game, _play("suppressed", 30) + _play("bystander", 10))  # in flight
+    job_id = ask(jobs_api.url, owner, game.game_id, "suppressed", "erasure", {"suppress": True})
+    done = finished(jobs_api.url, owner, job_id)
+    assert done["status"] == "done", done
+    assert done["suppress"] is True
+    assert done["receipt"]["receipt"]["suppressed"] is True
+    assert rows_of_player(dsn, game.game_id, "suppressed") == {}
+
+    resent = [event(player_id="suppressed"), event(player_id="bystander")]
+    r = httpx.post(ingest.url + "/v1/events", json=batch(*resent), headers=game.auth)
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 1
+    assert r.json()["rejected"] == [{"index": 0, "field": "player_id", "error": "player erased"}]
+    alone = httpx.post(
+        ingest.url + "/v1/events", json=batch(event(player_id="suppressed")), headers=game.auth
+    )
+    assert alone.status_code == 400
+    assert alone.json()["rejected"][0]["error"] == "player erased"
+
+    lifted = httpx.delete(
+        f"{jobs_api.url}/v1/games/{game.game_id}/players/suppressed/suppression",
+        headers=owner.auth,
+    )
+    assert lifted.status_code == 204
+    back = event(player_id="suppressed")
+
+    def accepted() -> bool:  # ingestion drops its cached list on the lift's NOTIFY
+        r = httpx.post(ingest.url + "/v1/events", json=batch(back), headers=game.auth)
+        return r.status_code == 202
+
+    poll_until(accepted, timeout=30, what="the lifted suppression to reach ingestion")
+    export_id = ask(jobs_api.url, owner, game.game_id, "suppressed", "export")
+    assert finished(jobs_api.url, owner, export_id)["events"] == 1
 
 
 def test_erasing_a_player_deletes_their_finished_exports(
