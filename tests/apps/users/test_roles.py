@@ -40,6 +40,9 @@ OPS = (
     Op("POST", "/v1/games/{game}/tokens", "admin", 201, {"name": "matrix"}),
     Op("DELETE", "/v1/games/{game}/tokens/{token}", "admin", 204),
     Op("GET", "/v1/audit?game_id={game}", "admin", 200),
+    Op("POST", "/v1/games/{game}/players/ana/export", "admin", 202),
+    Op("POST", "/v1/games/{game}/players/ana/erasure", "admin", 202, {"suppress": True}),
+    Op("DELETE", "/v1/games/{game}/players/ana/suppression", "admin", 204),
 )
 
 
@@ -98,6 +101,9 @@ def _state(dsn: str, game: uuid.UUID) -> dict[str, Any]:
                 "tokens": "SELECT t.* FROM analyst_tokens t JOIN analyst_token_games g"
                 " USING (token_id) WHERE g.game_id = %s ORDER BY token_id",
                 "audit": "SELECT * FROM audit_log WHERE game_id = %s ORDER BY entry_id",
+                "privacy_jobs": "SELECT * FROM privacy_jobs WHERE game_id = %s ORDER BY job_id",
+                "suppressions": "SELECT * FROM privacy_suppressions WHERE game_id = %s"
+                " ORDER BY player_digest",
             }.items()
         }
 
