@@ -37,7 +37,7 @@ from apps.users import export
 from apps.users.progress import KafkaUnavailable, Progress, behind
 from apps.users.receipt import erasure_receipt
 from apps.users.runtime import Runtime
-from apps.users.signing import signer
+from apps.users.signing import Signer, signer
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ class Runner:
         with self._rt.pool.connection() as conn:
             return erase_player(conn, job.game_id, player_id, then=record).flat()
 
-    def _signer(self) -> Any:
+    def _signer(self) -> Signer:
         with self._rt.pool.connection() as conn:
             return signer(conn, self._rt.settings.privacy_signing_key)
 

@@ -119,7 +119,7 @@ class UsersSettings(ServiceSettings):
         ),
     )  # fmt: skip
     processor_group: str = field(
-        default=services.PROCESSOR.consumer_group,
+        default=services.USERS.awaits[0].consumer_group,
         metadata=env(
             "USERS_PROCESSOR_GROUP",
             "the processor's consumer group, whose committed offsets privacy jobs wait for",
