@@ -148,7 +148,9 @@ def platform(
         )
         if postgres_from is not None:
             say(f"copying the database in {postgres_from}...")
-            shutil.copytree(postgres_from, base / "pg", symlinks=True)
+            # Not a stopped server's leftovers: its sockets cannot be copied, its pid file lies.
+            skip = shutil.ignore_patterns(".s.PGSQL.*", "postmaster.pid")
+            shutil.copytree(postgres_from, base / "pg", symlinks=True, ignore=skip)
         running = _Stoppable()
         try:
             for server in (pg, kafka, redis):
