@@ -18,6 +18,7 @@ Each erasure's wall time is `erase(player) -> seconds` (`privacy_erasers`).
 """
 
 import dataclasses
+import logging
 import statistics
 import tempfile
 import threading
@@ -84,6 +85,7 @@ class Erasure:
     seconds: float
     started: float
     """Seconds after the measured window opened."""
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ def run(options: PrivacyBenchOptions, say: Say) -> PrivacyReport:
     """Load (or reuse and copy) the data, run the three windows; blocks for minutes."""
     machine = report.machine()
     say(f"machine: {machine.describe()}")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per job poll otherwise
     folder = tempfile.TemporaryDirectory(prefix="gamemetrics-privacy-", ignore_cleanup_errors=True)
     with folder as f:
         if options.data_dir is not None:
@@ -297,9 +300,10 @@ class _Erasing:
                     return
                 started = time.perf_counter() - self.opened
                 seconds = self.erase.erase(target.player_id)
-                self.out.append(Erasure(target.player_id, target.events, seconds, started))
+                note = self.erase.note
+                self.out.append(Erasure(target.player_id, target.events, seconds, started, note))
                 self.say(f"  erased {target.events:,} events of {target.player_id} in "
-                         f"{seconds:.2f} s")  # fmt: skip
+                         f"{seconds:.2f} s{'; ' + note if note else ''}")  # fmt: skip
         except BaseException as e:  # reported by join()
             self.error = e
 
@@ -404,6 +408,8 @@ def render(r: PrivacyReport) -> str:
         f"events erased; wall time median {statistics.median(seconds):.2f} s, max "
         f"{max(seconds):.2f} s, min {min(seconds):.2f} s; an erasure running "
         f"{r.busy_share:.0%} of the window",
+        "each, in order (s): " + ", ".join(f"{x:.2f}" for x in seconds),
+        *([f"the last one: {r.erasures[-1].note}"] if r.erasures[-1].note else []),
         f"stored events/s in (B) / mean of (A) and (C): {r.ratio:.1%}",
         "",
         "targets:",

@@ -12,6 +12,7 @@
 import secrets
 import time
 import uuid
+from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 from urllib.parse import quote
 
@@ -32,6 +33,8 @@ class Eraser(Protocol):
     """Erases one player of the benchmark's game; blocks until the erasure committed."""
 
     kind: Kind
+    note: str
+    """What the last erasure said of itself beyond its wall time ("" when nothing)."""
 
     def erase(self, player_id: str) -> float:
         """Erase `player_id`; returns the wall seconds it took. Raises BenchError when the
@@ -47,11 +50,17 @@ class DirectEraser:
     def __init__(self, dsn: str, game_id: uuid.UUID) -> None:
         self.game_id = game_id
         self.conn = psycopg.connect(dsn, autocommit=True)
+        self.note = ""
 
     def erase(self, player_id: str) -> float:
         started = time.perf_counter()
-        erase_player(self.conn, self.game_id, player_id)
-        return time.perf_counter() - started
+        counts = erase_player(self.conn, self.game_id, player_id)
+        seconds = time.perf_counter() - started
+        self.note = (
+            f"{sum(counts.removed.values()):,} rows deleted, "
+            f"{sum(counts.recomputed.values()):,} rollup rows updated"
+        )
+        return seconds
 
     def close(self) -> None:
         self.conn.close()
@@ -62,6 +71,7 @@ class JobEraser:
 
     def __init__(self, users_url: str, token: str, game_id: uuid.UUID) -> None:
         self.url, self.game_id = users_url, game_id
+        self.note = ""
         self.client = httpx.Client(
             base_url=users_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
@@ -77,7 +87,9 @@ class JobEraser:
         while time.perf_counter() < deadline:
             job = self._job(job_id)
             if job["status"] == "done":
-                return time.perf_counter() - started
+                seconds = time.perf_counter() - started
+                self.note = _job_note(job)
+                return seconds
             if job["status"] == "failed":
                 raise BenchError(f"erasure job {job_id} of {player_id} failed: {job.get('error')}")
             time.sleep(POLL)
@@ -92,6 +104,18 @@ class JobEraser:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _job_note(job: dict[str, Any]) -> str:
+    """The job's own account of its time: queued (created -> started) and run (-> finished)."""
+    try:
+        created, begun, finished = (datetime.fromisoformat(job[k]) for k in
+                                    ("created_at", "started_at", "finished_at"))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return ""
+    queued = (begun - created).total_seconds()
+    ran = (finished - begun).total_seconds()
+    return f"job: queued {queued:.2f} s, ran {ran:.2f} s"
 
 
 def owner_session(dsn: str, users_url: str, game_id: uuid.UUID) -> str:

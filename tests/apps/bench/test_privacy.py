@@ -95,6 +95,7 @@ def test_tiny_run_erases_during_the_load_and_leaves_the_data_folder_reusable(
     assert result.erasures, "no erasure ran during window (B)"
     assert all(e.events == 300 and e.seconds > 0 for e in result.erasures)
     assert all(0 <= e.started < options.duration for e in result.erasures)
+    assert all("rows deleted" in e.note for e in result.erasures)
     assert [e.player_id for e in result.erasures] == target_ids(1, 3)[: len(result.erasures)]
     assert result.checks[0].startswith("OK: ")
     assert result.ratio > 0
@@ -103,6 +104,7 @@ def test_tiny_run_erases_during_the_load_and_leaves_the_data_folder_reusable(
     text = render(result)
     assert "(B) erasures back to back" in text
     assert "events erased" in text
+    assert "the last one: " in text
     assert text.count("[MET ]") + text.count("[MISS]") == 2
     assert b'"erasures"' in msgspec.json.encode(result)  # --json
     # The folder still holds the data set alone: the run stored and erased in a copy.
