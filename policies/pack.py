@@ -16,6 +16,7 @@ from policies import (
     aws_network,
     aws_storage,
     aws_tags,
+    kafka_access,
     kubernetes_objects,
     kubernetes_pods,
     stack,
@@ -37,4 +38,5 @@ POLICIES: Final[list[Policy]] = [
     *kubernetes_pods.POLICIES,
     *kubernetes_objects.POLICIES,
     *stack.POLICIES,
+    *kafka_access.POLICIES,
 ]

@@ -25,8 +25,9 @@ SHARED: Final = frozenset({"core", "edge", "kafka", "store"})
 """What the services share: the domain, the HTTP edge, the Kafka and PostgreSQL clients."""
 TOOLS: Final = frozenset({"cli", "local", "simulate", "bench"})
 """Commands around the services: they may use anything in `apps`."""
-CORE_MAY_USE: Final = frozenset({"msgspec"})
-"""Third-party libraries the core may import: a serialisation library, no framework."""
+CORE_MAY_USE: Final = frozenset({"msgspec", "cryptography"})
+"""Third-party libraries the core may import: a serialisation library and the signatures of
+privacy receipts (apps/core/receipts.py), no framework and no driver."""
 
 
 def imports_of(path: Path, module: str) -> Iterator[str]:

@@ -4,29 +4,11 @@ Field names follow the schema (snake_case); every float is finite. Ratios
 whose divisor is 0 are 0.0 (`ratio`), as the contract says.
 """
 
-import math
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
 
+from apps.core.numbers import finite
 from apps.store.profiles import PlayerProfile
-
-FLOAT_MAX: Final = sys.float_info.max
-
-
-def finite(value: float) -> float:
-    """A GraphQL Float cannot be infinite or NaN, nor can a JSON number (or the cache's).
-
-    Amounts stored before ingestion bounded them could add up beyond a double:
-    an infinite value saturates to the largest finite double with its sign, and
-    NaN (infinite amounts of both signs in one bucket) is reported as 0.0.
-    """
-    if math.isnan(value):
-        return 0.0
-    if math.isinf(value):
-        return math.copysign(FLOAT_MAX, value)
-    return value
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -14,8 +14,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from apps.analytics import results
-from apps.analytics.results import finite
 from apps.core import periods
+from apps.core.numbers import finite
 from apps.store import profiles
 
 

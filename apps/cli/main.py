@@ -16,6 +16,7 @@ from apps.cli import (
     games,
     infra,
     policy,
+    privacy,
     serve,
     settings,
     simulate,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench,
         infra,
         policy,
+        privacy,
     ):
         module.register(sub)
     return parser

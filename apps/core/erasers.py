@@ -57,6 +57,9 @@ class Erasers:
     def names(self) -> tuple[str, ...]:
         return tuple(self._erasers)
 
+    def __getitem__(self, name: str) -> Eraser:
+        return self._erasers[name]
+
     def erase(self, game_id: uuid.UUID, player_id: str) -> dict[str, Mapping[str, int]]:
         """Run every eraser (a failure does not stop the others); their counts per store.
 

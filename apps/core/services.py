@@ -35,6 +35,9 @@ class Service:
     needs: frozenset[Backend]
     produces: tuple[topics.Topic, ...] = ()
     consumes: tuple[topics.Topic, ...] = ()
+    awaits: tuple["Service", ...] = ()
+    """Consumers whose committed progress it reads (their group's offsets, their topics'
+    watermarks) without joining their group: its Kafka ACLs let it look, never commit."""
     liveness_path: str = "/healthz"
     readiness_path: str = "/readyz"
     metrics_path: str = "/metrics"
@@ -48,6 +51,14 @@ class Service:
     """Appended to the service's base URL in endpoints.json (the GraphQL route, say)."""
     drain_path: str | None = None
     """Answers {"caught_up": bool} once the service has consumed everything (local shutdown)."""
+
+    def __post_init__(self) -> None:
+        for awaited in self.awaits:
+            if not awaited.consumes:
+                raise ValueError(
+                    f"service {self.name!r} awaits {awaited.name!r}, which consumes nothing: "
+                    "only a consumer has committed progress to wait for"
+                )
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -119,6 +130,7 @@ USERS: Final = Service(
     # Login throttling is kept in PostgreSQL (apps/store/logins.py): no Redis needed.
     # Kafka: privacy jobs wait for the processor's committed offsets (apps/users/progress.py).
     needs=frozenset({"postgres", "kafka"}),
+    awaits=(PROCESSOR,),
     scaling={
         "dev": Scaling(1, 2),
         "staging": Scaling(2, 3),

@@ -1,4 +1,5 @@
-"""POST /v1/events: authenticate, read, validate, rate-limit, produce, answer when durable."""
+"""POST /v1/events: authenticate, read, validate, refuse erased players, rate-limit, produce,
+answer when durable."""
 
 import logging
 import time
@@ -14,6 +15,7 @@ from apps.core.validation import TimePolicy, parse_batch
 from apps.edge.body import read_body, require_json
 from apps.edge.responses import error_body, json_response
 from apps.ingest.auth import bearer_token
+from apps.ingest.erased import refuse_erased
 from apps.ingest.errors import RateLimited
 from apps.ingest.responses import batch_response, error_response
 from apps.ingest.runtime import Runtime
@@ -59,6 +61,10 @@ async def _ingest(request: Request, rt: Runtime) -> Response:
     result = parse_batch(
         body, game_id=game_id, received_at=received_at, policy=TimePolicy(late_horizon=horizon)
     )
+    if result.accepted:
+        erased = await rt.suppressions.of_game(grant.game_id)
+        if erased:
+            result = refuse_erased(result, grant.game_id, erased)
     for rejection in result.rejected:
         rt.metrics.rejected.labels(rejection.code).inc()
     if not result.accepted:

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from apps.core import keys
 from apps.ingest.errors import DependencyDown, Unauthorized
+from apps.ingest.listen import listen
 from apps.store.games import GRANT_SQL, KEYS_CHANNEL, KeyGrant
 
 log = logging.getLogger(__name__)
@@ -82,25 +83,14 @@ class KeyResolver:
 
     async def run_listener(self) -> None:
         """LISTEN for key changes forever, reconnecting with backoff; cancel to stop."""
-        backoff = 0.5
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {KEYS_CHANNEL}")
-                    self._cache.clear()
-                    self._listening = True
-                    backoff = 0.5
-                    async for _ in conn.notifies():
-                        self._cache.clear()
-            except psycopg.OperationalError as e:
-                log.warning("key-change listener disconnected (%s); retrying", type(e).__name__)
-            finally:
-                # Changes may be missed from now on: the cache becomes a fallback only,
-                # and is cleared when listening resumes.
-                self._listening = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+        await listen(self._dsn, KEYS_CHANNEL, lambda _: self._cache.clear(), self._listen_state)
+
+    def _listen_state(self, listening: bool) -> None:
+        # Changes may be missed while disconnected: the cache is then a fallback only,
+        # and is cleared when listening resumes.
+        if listening:
+            self._cache.clear()
+        self._listening = listening
 
 
 def _granted(grant: KeyGrant | None) -> KeyGrant:

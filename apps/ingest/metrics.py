@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from apps.core.privacy import PLAYER_ERASED_CODE
 from apps.core.validation import REASON_CODES
 
 
@@ -44,5 +45,5 @@ class IngestMetrics:
             registry=self.registry,
         )
         depth.set_function(queue_depth)
-        for reason in REASON_CODES:
+        for reason in (*REASON_CODES, PLAYER_ERASED_CODE):
             self.rejected.labels(reason)

@@ -13,6 +13,7 @@ from apps.core.settings.ingest import IngestSettings
 from apps.ingest.auth import KeyResolver, stop_task
 from apps.ingest.metrics import IngestMetrics
 from apps.ingest.ratelimit import RateLimiter
+from apps.ingest.suppressions import Suppressions
 from apps.kafka.config import producer_config
 from apps.kafka.producer import AsyncProducer
 
@@ -24,6 +25,7 @@ class Runtime:
     settings: IngestSettings
     pool: AsyncConnectionPool
     keys: KeyResolver
+    suppressions: Suppressions
     limiter: RateLimiter
     producer: AsyncProducer
     metrics: IngestMetrics
@@ -56,11 +58,16 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
     producer.start()
     resolver = KeyResolver(pool, settings.postgres_dsn, settings.key_cache_ttl)
     listener = asyncio.create_task(resolver.run_listener(), name="key-listener")
+    suppressions = Suppressions(pool, settings.postgres_dsn)
+    suppression_listener = asyncio.create_task(
+        suppressions.run_listener(), name="suppression-listener"
+    )
     metrics = IngestMetrics(lambda: producer.queue_depth)
     rt = Runtime(
         settings=settings,
         pool=pool,
         keys=resolver,
+        suppressions=suppressions,
         limiter=RateLimiter(redis_client, metrics.rate_limiter_failures),
         producer=producer,
         metrics=metrics,
@@ -69,6 +76,7 @@ async def open_runtime(settings: IngestSettings) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await stop_task(listener)
+        await stop_task(suppression_listener)
         left = await producer.close(5.0)
         if left:
             log.error("%d records were still unacknowledged at shutdown", left)

@@ -60,8 +60,12 @@ class Committer:
             batch.letters.extend(rejected)
             metrics.rows.labels("stored").inc(written.stored)
             # A row the database rejected was received and not stored, but it is no
-            # duplicate: it is counted with the dead letters.
-            metrics.rows.labels("duplicate").inc(written.received - written.stored - len(rejected))
+            # duplicate: it is counted with the dead letters; a suppressed player's too,
+            # with the suppressed events (dropped, and its offset committed all the same).
+            metrics.rows.labels("duplicate").inc(
+                written.received - written.stored - written.suppressed - len(rejected)
+            )
+            metrics.suppressed.inc(written.suppressed)
         if batch.letters:
             self._dead_letter(batch.letters, consumer, dead, stop)
             for letter in batch.letters:

@@ -14,6 +14,11 @@ class ProcessorMetrics:
             ["outcome"],
             registry=r,
         )
+        self.suppressed = Counter(
+            "gm_processor_suppressed_events",
+            "Records of suppressed (erased) players dropped unstored; their offsets commit.",
+            registry=r,
+        )
         self.dead_letters = Counter(
             "gm_processor_dead_letters_total",
             "Records sent to the dead-letter topic, by reason code.",

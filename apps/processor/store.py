@@ -27,7 +27,8 @@ from psycopg.rows import TupleRow
 
 from apps.processor.partitions import Partitions
 from apps.processor.records import COLUMNS, COPY_TYPES, EVENT_TIME, Row
-from apps.store import game_lock
+from apps.processor.suppressed import drop_suppressed
+from apps.store import game_lock, suppressions
 from apps.store.live import LIVE_KEPT
 
 _COLS: Final = ", ".join(COLUMNS)
@@ -364,7 +365,9 @@ def _distinct(rows: Sequence[Row]) -> Sequence[Row]:
 class Written:
     received: int
     stored: int
-    """Events stored for the first time; the rest were duplicates or replays."""
+    """Events stored for the first time; the rest were duplicates, replays or suppressed."""
+    suppressed: int = 0
+    """Events of suppressed (erased) players, dropped unstored."""
 
 
 class BatchWriter:
@@ -389,13 +392,13 @@ class BatchWriter:
         few = 2 * len({row[_PLAYER] for row in unique}) <= len(unique)
         if not self._careful:
             try:
-                return Written(len(rows), self._write(unique, _CLAIM_NEW, few))
+                return Written(len(rows), *self._write(unique, _CLAIM_NEW, few))
             except psycopg.errors.UniqueViolation:
                 # An id was claimed before (a replay, a client's retry): the transaction
                 # rolled back; claim again, skipping what is claimed.
                 self._careful = _CAREFUL_BATCHES
         self._careful -= 1
-        return Written(len(rows), self._write(unique, _CLAIM, few))
+        return Written(len(rows), *self._write(unique, _CLAIM, few))
 
     def _prune(self) -> None:
         """Drop live rows older than LIVE_KEPT, at most once a minute (autocommit)."""
@@ -405,24 +408,32 @@ class BatchWriter:
             self._conn.execute(stmt, (LIVE_KEPT,))
         self._pruned_at = time.monotonic()
 
-    def _write(self, unique: Sequence[Row], claim: str, few_players: bool) -> int:
-        """One transaction; returns how many rows were claimed (and stored) now."""
+    def _write(self, unique: Sequence[Row], claim: str, few_players: bool) -> tuple[int, int]:
+        """One transaction; returns how many rows were claimed (and stored) now, and how
+        many were dropped as events of suppressed players."""
         with self._conn.transaction():
             cur = self._conn.cursor()
             # Before writing anything: an erasure of a player of these games waits for this
             # batch, or this batch for it (apps/store/game_lock.py).
-            games = game_lock.batch_keys(row[0] for row in unique)  # type: ignore[misc]
-            cur.execute(game_lock.SHARED, (game_lock.NAMESPACE, games))
-            copy_rows(cur, "incoming", unique)
+            games: set[uuid.UUID] = {row[0] for row in unique}  # type: ignore[misc]
+            cur.execute(game_lock.SHARED, (game_lock.NAMESPACE, game_lock.batch_keys(games)))
+            # Read now, after the batch's records were polled: a record produced after a
+            # suppression committed is dropped (apps/processor/suppressed.py).
+            erased = suppressions.digests(self._conn, games)
+            kept = drop_suppressed(unique, erased)
+            dropped = len(unique) - len(kept)
+            if not kept:
+                return 0, dropped
+            copy_rows(cur, "incoming", kept)
             cur.execute(claim)
             stored = cur.rowcount
-            if stored == len(unique):
+            if stored == len(kept):
                 source = "incoming"
             elif stored:
                 cur.execute(_PICK_FRESH)
                 source = "fresh"
             else:
-                return 0
+                return 0, dropped
             for stmt in _FROM_FRESH[source, few_players]:
                 cur.execute(stmt)
-        return stored
+        return stored, dropped

@@ -82,5 +82,9 @@ def write_isolating(writer: Writes, rows: list[Row], sources: list[Message]) -> 
     mid = len(rows) // 2
     first, bad_first = write_isolating(writer, rows[:mid], sources[:mid])
     second, bad_second = write_isolating(writer, rows[mid:], sources[mid:])
-    written = Written(first.received + second.received, first.stored + second.stored)
+    written = Written(
+        first.received + second.received,
+        first.stored + second.stored,
+        first.suppressed + second.suppressed,
+    )
     return written, bad_first + bad_second

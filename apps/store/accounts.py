@@ -90,6 +90,17 @@ def get_account(conn: psycopg.Connection[Any], account_id: uuid.UUID) -> Account
     return account
 
 
+def account_by_email(conn: psycopg.Connection[Any], email: str) -> Account | None:
+    """The account with that email (any case), if there is one."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        cur.execute(
+            "SELECT account_id, email, display_name, created_at FROM accounts"
+            " WHERE lower(email) = lower(%s)",
+            (email.strip(),),
+        )
+        return cur.fetchone()
+
+
 def credentials(conn: psycopg.Connection[Any], email: str) -> Credentials | None:
     """The password hash of the account with that email (any case), if there is one."""
     with conn.cursor(row_factory=class_row(Credentials)) as cur:
@@ -98,6 +109,30 @@ def credentials(conn: psycopg.Connection[Any], email: str) -> Credentials | None
             (email.strip(),),
         )
         return cur.fetchone()
+
+
+def password_hash(conn: psycopg.Connection[Any], account_id: uuid.UUID) -> str:
+    row = conn.execute(
+        "SELECT password_hash FROM accounts WHERE account_id = %s", (account_id,)
+    ).fetchone()
+    if row is None:
+        raise AccountNotFound(f"no account with id {account_id}")
+    hashed: str = row[0]
+    return hashed
+
+
+def replace_password_hash(
+    conn: psycopg.Connection[Any], account_id: uuid.UUID, expected: str, new: str
+) -> bool:
+    """Store `new` if the account's hash is still `expected` (the one the caller checked the
+    current password against); False if it changed meanwhile, so two changes cannot both
+    pass on the same old password."""
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE accounts SET password_hash = %s WHERE account_id = %s AND password_hash = %s",
+            (new, account_id, expected),
+        )
+    return cur.rowcount == 1
 
 
 def roles_of(conn: psycopg.Connection[Any], account_id: uuid.UUID) -> dict[uuid.UUID, Role]:

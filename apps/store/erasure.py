@@ -14,7 +14,7 @@ on a player with nothing stored it changes nothing (not even the game's version)
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +22,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from apps.core.erasers import Erasers
+from apps.core.privacy import player_digest
 from apps.store import game_lock
 from apps.store.live import LIVE_KEPT
 
@@ -66,9 +67,15 @@ RETURNING first_day, platform, country, app_version
 _LIVE_PLAYERS: Final = (
     "DELETE FROM live_players WHERE game_id = %(game)s AND player_id = %(player)s"
 )
+# The data of the player's finished exports (a running export holds the game's lock
+# SHARED, so it has either committed, and goes here, or not started reading).
+_EXPORTS: Final = """
+DELETE FROM privacy_export_parts p USING privacy_jobs j
+WHERE j.job_id = p.job_id AND j.game_id = %(game)s AND j.player_digest = %(digest)s
+"""
 _OWN: Final = (
     ("events", _EVENTS), ("event_keys", _EVENT_KEYS), ("player_days", _PLAYER_DAYS),
-    ("live_players", _LIVE_PLAYERS),
+    ("live_players", _LIVE_PLAYERS), ("privacy_export_parts", _EXPORTS),
 )  # fmt: skip
 _ANALYZE: Final = {"events": "ANALYZE erased_events", "player_days": "ANALYZE erased_days"}
 """Row counts for the planner: joined to a game's whole table (event_keys, the rollups),
@@ -166,7 +173,9 @@ ROLLUPS: Final = (
     ),
 )  # fmt: skip
 
-_OWN_ROWS: Final = ("events", "event_keys", "players", "player_days", "live_players")
+_OWN_ROWS: Final = (
+    "events", "event_keys", "players", "player_days", "live_players", "privacy_export_parts",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,22 +197,31 @@ class ErasureCounts:
         return out
 
 
+Then = Callable[[psycopg.Connection[TupleRow], "ErasureCounts"], None]
+
+
 def erase_player(
-    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: str
-) -> ErasureCounts:
+    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: str,
+    then: Then | None = None,
+) -> ErasureCounts:  # fmt: skip
     """Erase `player_id` of `game_id` in one transaction; returns what it removed and changed.
 
     Call with no transaction open on `conn` (it commits; ValueError otherwise). Blocks
     while batches of the game are in flight, and holds the processor's batches of the
-    game back until it commits. Raises psycopg errors (a deadlock only after ATTEMPTS
-    tries).
+    game back until it commits. `then(conn, counts)` runs inside the transaction before
+    it commits (the privacy job records the counts with the erasure, so a job killed
+    after the commit does not recount zero). Raises psycopg errors (a deadlock only
+    after ATTEMPTS tries).
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("erase_player needs a connection with no transaction open")
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.transaction():
-                return _erase(conn, game_id, player_id)
+                counts = _erase(conn, game_id, player_id)
+                if then is not None:
+                    then(conn, counts)
+                return counts
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             if attempt == ATTEMPTS:
                 raise
@@ -215,7 +233,10 @@ def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: st
     cur.execute(game_lock.EXCLUSIVE, (game_lock.NAMESPACE, game_lock.game_key(game_id)))
     for stmt in _SETUP:
         cur.execute(stmt)
-    params: dict[str, object] = {"game": game_id, "player": player_id, "live_kept": LIVE_KEPT}
+    params: dict[str, object] = {
+        "game": game_id, "player": player_id, "live_kept": LIVE_KEPT,
+        "digest": player_digest(game_id, player_id),
+    }  # fmt: skip
     removed: dict[str, int] = {}
     for table, stmt in _OWN:
         cur.execute(stmt, params)

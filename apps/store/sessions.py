@@ -102,3 +102,16 @@ def end_session(conn: psycopg.Connection[Any], session_id: uuid.UUID) -> None:
             "UPDATE sessions SET revoked_at = now() WHERE session_id = %s AND revoked_at IS NULL",
             (session_id,),
         )
+
+
+def end_other_sessions(
+    conn: psycopg.Connection[Any], account_id: uuid.UUID, keep: uuid.UUID
+) -> int:
+    """End every open session of the account but `keep`; how many were ended."""
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE account_id = %s"
+            " AND session_id <> %s AND revoked_at IS NULL AND expires_at > now()",
+            (account_id, keep),
+        )
+    return cur.rowcount

@@ -1,10 +1,14 @@
-"""`POST /v1/sessions` (log in), `DELETE /v1/sessions` (log out) and `GET /v1/me`.
+"""`POST /v1/sessions` (log in), `DELETE /v1/sessions` (log out), `GET /v1/me` and
+`POST /v1/me/password`.
 
 Logging in checks the throttle first (429 with Retry-After, without touching
 the password), then the password (argon2id; an unknown email costs the same
-work as a known one), and answers every failure with the same 401.
+work as a known one), and answers every failure with the same 401. Changing
+the password checks the current one under the same throttle (a stolen session
+guesses no faster than a login), and ends the account's other sessions.
 """
 
+from apps.core.errors import BatchError
 from apps.store import accounts, audit, logins, passwords, sessions
 from apps.users import inputs
 from apps.users.endpoint import Call, Reply
@@ -63,3 +67,33 @@ def me(call: Call) -> Reply:
             ],
         },
     )
+
+
+def change_password(call: Call) -> Reply:
+    body = inputs.json_object(call.body, {"current_password", "new_password"})
+    current = inputs.required_string(body, "current_password")
+    new = inputs.required_string(body, "new_password")
+    try:
+        passwords.check_password(new)
+    except ValueError as e:
+        raise BatchError("new_password", str(e)) from None
+    caller = call.caller()
+    limits = _limits(call, caller.email)
+    wait = logins.retry_after(call.conn, limits)
+    if wait is not None:
+        raise Throttled(wait)
+    stored = accounts.password_hash(call.conn, caller.account_id)
+    if not passwords.verify(stored, current):
+        logins.record_failure(call.conn, limits)
+        raise BatchError("current_password", "not the account's current password")
+    logins.clear(call.conn, limits[0])
+    if new == current:
+        raise BatchError("new_password", "is the current password; choose another")
+    hashed = passwords.hash_password(new)
+    with call.conn.transaction():
+        if not accounts.replace_password_hash(call.conn, caller.account_id, stored, hashed):
+            raise BatchError("current_password", "the password changed meanwhile; retry")
+        ended = sessions.end_other_sessions(call.conn, caller.account_id, caller.session_id)
+        audit.record(call.conn, call.actor(), "account.password", f"account:{caller.account_id}",
+                     None, {"other_sessions_ended": ended})  # fmt: skip
+    return Reply(204)

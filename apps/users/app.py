@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,20 +15,46 @@ from apps.core.settings.users import UsersSettings
 from apps.edge.app import service_app
 from apps.edge.probes import Probes
 from apps.edge.responses import json_response
-from apps.users import account, audit, games, members, openapi
+from apps.users import account, audit, games, members, openapi, privacy, profiles
 from apps.users.endpoint import endpoint
-from apps.users.runtime import Runtime, open_runtime
+from apps.users.jobs import Runner
+from apps.users.runtime import Runtime, open_runtime, platform_erasers
 
+
+class _PlayerIdConvertor(Convertor[str]):
+    """A player id may hold "/" (sent as is or as %2F, which the server decodes) and any
+    character ingestion accepts; the handler refuses the others by name (400). So this
+    matches everything, line breaks included (Starlette's `path` stops at one)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("player_id", _PlayerIdConvertor())
 _GAME = "/v1/games/{game_id}"
+_PLAYER = _GAME + "/players/{player_id:player_id}"
+_PROFILE = f"{_GAME}/players/{{player_id:player_id}}"
+_JOB = "/v1/privacy/jobs/{job_id}"
 
 ROUTES = [
     Route("/v1/sessions", endpoint("login", account.login, "json", public=True), methods=["POST"]),
     Route("/v1/sessions", endpoint("logout", account.logout), methods=["DELETE"]),
     Route("/v1/me", endpoint("me", account.me), methods=["GET"]),
+    Route(
+        "/v1/me/password",
+        endpoint("password_change", account.change_password, "json"),
+        methods=["POST"],
+    ),
     Route("/v1/games", endpoint("games", games.list_games), methods=["GET"]),
     Route("/v1/games", endpoint("game_create", games.create_game, "json"), methods=["POST"]),
     Route(_GAME, endpoint("game", games.get_game), methods=["GET"]),
     Route(f"{_GAME}/members", endpoint("members", members.list_members), methods=["GET"]),
+    Route(f"{_GAME}/members", endpoint("member_add", members.add_member, "json"), methods=["POST"]),
     Route(
         f"{_GAME}/members/{{account_id}}",
         endpoint("member_set", members.set_member, "json"),
@@ -57,7 +84,30 @@ ROUTES = [
         endpoint("token_revoke", games.revoke_token),
         methods=["DELETE"],
     ),
+    Route(_PROFILE, endpoint("player", profiles.get_profile), methods=["GET"]),
     Route("/v1/audit", endpoint("audit", audit.list_entries), methods=["GET"]),
+    Route(
+        f"{_PLAYER}/export",
+        endpoint("privacy_export", privacy.request_export, "optional"),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_PLAYER}/erasure",
+        endpoint("privacy_erasure", privacy.request_erasure, "optional"),
+        methods=["POST"],
+    ),
+    Route(
+        f"{_PLAYER}/suppression",
+        endpoint("privacy_unsuppress", privacy.lift_suppression),
+        methods=["DELETE"],
+    ),
+    Route(_JOB, endpoint("privacy_job", privacy.get_job), methods=["GET"]),
+    Route(f"{_JOB}/download", endpoint("privacy_download", privacy.download), methods=["GET"]),
+    Route(
+        "/v1/privacy/public-key",
+        endpoint("privacy_public_key", privacy.public_key, public=True),
+        methods=["GET"],
+    ),
 ]
 
 
@@ -70,7 +120,12 @@ def create_app(settings: UsersSettings) -> Starlette:
     async def running(app: Starlette) -> AsyncIterator[Probes]:
         with open_runtime(settings) as rt:
             app.state.runtime = rt
-            yield Probes(registry=rt.metrics.registry, readiness={"postgres": _pool_check(rt)})
+            runner = Runner(rt, platform_erasers(settings), settings.privacy_runners)
+            runner.start()
+            try:
+                yield Probes(registry=rt.metrics.registry, readiness={"postgres": _pool_check(rt)})
+            finally:
+                await anyio.to_thread.run_sync(runner.stop)
 
     routes = [*ROUTES, Route("/v1/openapi.json", openapi_json, methods=["GET"])]
     return service_app(USERS, routes, running)

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -19,7 +19,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import TupleRow
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from apps.core.errors import InputError
 from apps.core.settings.users import UsersSettings
@@ -38,11 +38,18 @@ _REQUEST_ID_SHAPE: Final = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 BodyKind = Literal["none", "json", "optional"]
 
 
+Connect = Callable[[], Any]
+"""A pooled connection's context manager (what a streamed body reads with)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
     body: object = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    stream: Callable[[Connect], Iterator[bytes]] | None = None
+    """A body sent as it is read, each chunk on a pooled connection of its own (the
+    handler's connection is back in the pool by then)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +61,7 @@ class Call:
     request_id: str
     client: str
     authorization: str | None
+    accept: str
     path: Mapping[str, str]
     query: Mapping[str, str]
     body: bytes
@@ -108,16 +116,13 @@ def endpoint(
                 "request_id": rid,
                 "client": request.client.host if request.client else "unknown",
                 "authorization": request.headers.get("authorization"),
+                "accept": request.headers.get("accept", ""),
                 "path": dict(request.path_params),
                 "query": dict(request.query_params),
                 "body": raw,
             }
             reply = await anyio.to_thread.run_sync(_run, rt, handler, public, call)
-            response = (
-                Response(status_code=reply.status, headers=dict(reply.headers))
-                if reply.body is None
-                else json_response(reply.status, reply.body, dict(reply.headers))
-            )
+            response = _response(rt, reply)
         except (errors.UsersError, InputError) as e:
             response = refusal(e)
         response.headers[REQUEST_ID] = rid
@@ -126,6 +131,16 @@ def endpoint(
         return response
 
     return run
+
+
+def _response(rt: Runtime, reply: Reply) -> Response:
+    if reply.stream is not None:
+        return StreamingResponse(
+            reply.stream(rt.pool.connection), reply.status, headers=dict(reply.headers)
+        )
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=dict(reply.headers))
+    return json_response(reply.status, reply.body, dict(reply.headers))
 
 
 async def _body(request: Request, limit: int, kind: BodyKind) -> bytes:

@@ -16,7 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from apps.core.erasers import Erasers
 from apps.core.settings.users import UsersSettings
+from apps.store.erasure import register_postgres
 
 
 class UsersMetrics:
@@ -33,6 +35,14 @@ class UsersMetrics:
         self.latency = Histogram(
             "users_request_seconds", "time to answer a request", registry=self.registry
         )
+        self.privacy_jobs = Counter(
+            "users_privacy_jobs", "privacy job runs by kind and outcome (done, failed, retry,"
+            " taken_over, handed_back)", ["kind", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.privacy_seconds = Histogram(
+            "users_privacy_job_seconds", "time of one run of a privacy job", ["kind"],
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800), registry=self.registry,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +75,11 @@ def open_runtime(settings: UsersSettings) -> Iterator[Runtime]:
         yield Runtime(settings, pool, UsersMetrics())
     finally:
         pool.close()
+
+
+def platform_erasers(settings: UsersSettings) -> Erasers:
+    """Every store a player's erasure must reach: PostgreSQL first, then each store a later
+    service adds (its eraser registered here)."""
+    erasers = Erasers()
+    register_postgres(erasers, settings.postgres_dsn)
+    return erasers

@@ -77,27 +77,52 @@ def topic_spec(
     }
 
 
+# What each role needs, from Kafka's "Operations and Resources on Protocols" table
+# (docs/security.html, apache/kafka): PRODUCE needs Write on the topic; FETCH needs Read on
+# the topic; METADATA and LIST_OFFSETS need Describe on the topic; FIND_COORDINATOR needs
+# Describe on the group; OFFSET_FETCH needs Describe on the group and on the topic (KIP-163
+# lowered it from Read in Kafka 1.0); JOIN_GROUP, SYNC_GROUP, HEARTBEAT and OFFSET_COMMIT
+# need Read on the group.
+PRODUCER_TOPIC_OPERATIONS: Final = ("Write", "Describe")
+CONSUMER_TOPIC_OPERATIONS: Final = ("Read", "Describe")
+CONSUMER_GROUP_OPERATIONS: Final = ("Read",)
+AWAITER_TOPIC_OPERATIONS: Final = ("Read", "Describe")
+"""A service that awaits a consumer learns the high watermarks of its topics from fetch
+responses (assign and poll: Tansu's ListOffsets undercounts, apps/processor/assignment.py),
+and FETCH needs Read. It sees nothing new there: the events it could read are the ones it
+already reads from PostgreSQL. ListOffsets alone would need Describe only."""
+AWAITER_GROUP_OPERATIONS: Final = ("Describe",)
+"""OffsetFetch and FindCoordinator, nothing more: Read on the group would let the awaiting
+service join it or commit its offsets, moving the consumer's progress; the broker refuses
+both (GROUP_AUTHORIZATION_FAILED), so the awaiting client must not auto-commit."""
+
+
 def needs_user(service: services.Service) -> bool:
-    return "kafka" in service.needs or bool(service.produces or service.consumes)
+    return "kafka" in service.needs or bool(service.produces or service.consumes or service.awaits)
 
 
 def acls(service: services.Service) -> list[dict[str, Any]]:
-    """Least privilege from the declaration: write what it produces, read what it consumes."""
-    rules = [_topic_rule(t, ["Write", "Describe"]) for t in _unique(service.produces)]
-    rules += [_topic_rule(t, ["Read", "Describe"]) for t in _unique(service.consumes)]
+    """Least privilege from the declaration: write what it produces, read what it consumes,
+    look at the progress of the consumers it awaits.
+
+    One rule per resource, its operations merged (a topic produced and awaited is one rule)."""
+    grants: dict[tuple[str, str], list[str]] = {}
+
+    def grant(kind: str, name: str, operations: Iterable[str]) -> None:
+        held = grants.setdefault((kind, name), [])
+        held += [op for op in operations if op not in held]
+
+    for topic in service.produces:
+        grant("topic", topic.name, PRODUCER_TOPIC_OPERATIONS)
+    for topic in service.consumes:
+        grant("topic", topic.name, CONSUMER_TOPIC_OPERATIONS)
     if service.consumes:
-        rules.append(
-            {
-                "type": "allow",
-                "resource": {
-                    "type": "group",
-                    "name": service.consumer_group,
-                    "patternType": "literal",
-                },
-                "operations": ["Read"],
-            }
-        )
-    return rules
+        grant("group", service.consumer_group, CONSUMER_GROUP_OPERATIONS)
+    for awaited in service.awaits:
+        for topic in awaited.consumes:
+            grant("topic", topic.name, AWAITER_TOPIC_OPERATIONS)
+        grant("group", awaited.consumer_group, AWAITER_GROUP_OPERATIONS)
+    return [_rule(kind, name, operations) for (kind, name), operations in grants.items()]
 
 
 def user_spec(service: services.Service) -> dict[str, Any]:
@@ -107,16 +132,9 @@ def user_spec(service: services.Service) -> dict[str, Any]:
     }
 
 
-def _topic_rule(topic: topics.Topic, operations: list[str]) -> dict[str, Any]:
+def _rule(kind: str, name: str, operations: list[str]) -> dict[str, Any]:
     return {
         "type": "allow",
-        "resource": {"type": "topic", "name": topic.name, "patternType": "literal"},
+        "resource": {"type": kind, "name": name, "patternType": "literal"},
         "operations": operations,
     }
-
-
-def _unique(items: Iterable[topics.Topic]) -> list[topics.Topic]:
-    seen: dict[str, topics.Topic] = {}
-    for t in items:
-        seen.setdefault(t.name, t)
-    return list(seen.values())

@@ -22,6 +22,7 @@ from tests.policies import (
     test_aws_network,
     test_aws_storage,
     test_aws_tags,
+    test_kafka_access,
     test_kubernetes_objects,
     test_kubernetes_pods,
     test_stack,
@@ -64,6 +65,7 @@ def test_every_policy_has_a_compliant_and_a_non_compliant_case() -> None:
         test_kubernetes_pods,
         test_kubernetes_objects,
         test_stack,
+        test_kafka_access,
     )
     cases = [case for module in modules for case in module.CASES]
     assert {c.policy for c in cases} == {p.name for p in POLICIES}

@@ -26,6 +26,8 @@ def users_settings(endpoints: Endpoints, **overrides: object) -> UsersSettings:
         kafka_bootstrap=endpoints.kafka_bootstrap,
         pool_size=4,
         login_failures_per_address=100_000,
+        # Privacy jobs run only on the servers of the tests about them (their processor).
+        privacy_runners=0,
     )
     return replace(base, **overrides)  # type: ignore[arg-type]
 

@@ -23,7 +23,8 @@ from apps.analytics.queries.common import (
     from_daily_stats,
     segment_condition,
 )
-from apps.analytics.results import RevenuePoint, finite, ratio
+from apps.analytics.results import RevenuePoint, ratio
+from apps.core.numbers import finite
 from apps.core.periods import Granularity, Segment
 
 _AMOUNTS = """

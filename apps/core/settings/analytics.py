@@ -1,14 +1,11 @@
 """The analytics API's settings: its environment variables, declared once."""
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
 from apps.core import services
-from apps.core.currency import USD_PER_UNIT
-from apps.core.errors import ConfigError
 from apps.core.settings import common
 from apps.core.settings.contract import SECTION, ServiceSettings, Settings, env
 from apps.core.topics import Stack
@@ -90,38 +87,6 @@ class QueryLimits(Settings):
     )  # fmt: skip
 
 
-def usd_rates(key: str, raw: str) -> tuple[tuple[str, float], ...]:
-    """The shipped rate table with `CODE=RATE,...` overrides (USD per unit) merged over it.
-
-    Codes are three upper-case letters; a rate is a positive finite number. A code
-    the table lacks may be added (ingestion accepts only listed ones, so it matters
-    only once the table ships it too).
-    """
-    rates = dict(USD_PER_UNIT)
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        code, sep, value = item.partition("=")
-        code = code.strip()
-        if not sep or len(code) != 3 or not code.isascii() or not code.isupper():
-            raise ConfigError(f"{key}: {item!r} is not CODE=RATE with a 3-letter ISO 4217 code")
-        try:
-            rate = float(value)
-        except ValueError:
-            raise ConfigError(
-                f"{key}: the rate of {code} ({value.strip()!r}) is not a number"
-            ) from None
-        if not math.isfinite(rate) or rate <= 0:
-            raise ConfigError(f"{key}: the rate of {code} must be a positive number, not {rate}")
-        rates[code] = rate
-    return tuple(sorted(rates.items()))
-
-
-def _render_rates(rates: tuple[tuple[str, float], ...]) -> str:
-    """Only what differs from the shipped table (`usd_rates` merges over it)."""
-    return ",".join(f"{code}={rate!r}" for code, rate in rates if USD_PER_UNIT.get(code) != rate)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AnalyticsSettings(ServiceSettings):
     SERVICE = services.ANALYTICS
@@ -182,14 +147,7 @@ class AnalyticsSettings(ServiceSettings):
             minimum=1,
         ),
     )
-    usd_rates: tuple[tuple[str, float], ...] = field(
-        default=tuple(sorted(USD_PER_UNIT.items())),
-        metadata=env(
-            "USD_RATES",
-            "CODE=RATE,... (USD per unit) merged over the shipped table",
-            parse=usd_rates, render=_render_rates,
-        ),
-    )  # fmt: skip
+    usd_rates: tuple[tuple[str, float], ...] = common.usd_rates()
     """A tuple, so the settings pickle into worker processes."""
     limits: QueryLimits = field(default_factory=QueryLimits, metadata=SECTION)
 

@@ -1,7 +1,9 @@
 """The users API's settings: its environment variables, declared once."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import MappingProxyType
 
 from apps.core import services
 from apps.core.settings import common
@@ -124,4 +126,10 @@ class UsersSettings(ServiceSettings):
         ),
     )  # fmt: skip
     events_topic: str = EVENTS.name
+    usd_rates: tuple[tuple[str, float], ...] = common.usd_rates()
+    """Player profiles' revenue, converted as the analytics API converts it."""
     kafka_tls: KafkaTls | None = field(default=None, metadata=SECTION)
+
+    @property
+    def usd_per_unit(self) -> Mapping[str, float]:
+        return MappingProxyType(dict(self.usd_rates))

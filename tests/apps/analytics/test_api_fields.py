@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from apps.core.settings.analytics import usd_rates
+from apps.core.settings.common import parse_usd_rates
 from tests.conftest import GameKey
 from tests.support.analytics import analyst_token, analytics_settings, graphql, running_analytics
 from tests.support.factory import batch, event, iso, now
@@ -58,7 +58,8 @@ def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
 @pytest.fixture(scope="module")
 def euro_at_two(endpoints: Endpoints) -> Iterator[UvicornThread]:
     """An instance whose rate table says 1 EUR = 2 USD (GAMEMETRICS_USD_RATES)."""
-    settings = analytics_settings(endpoints, usd_rates=usd_rates("GAMEMETRICS_USD_RATES", "EUR=2"))
+    rates = parse_usd_rates("GAMEMETRICS_USD_RATES", "EUR=2")
+    settings = analytics_settings(endpoints, usd_rates=rates)
     with running_analytics(settings) as server:
         yield server
 

@@ -140,6 +140,13 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     children = descendants(dev.proc.pid)
     # postgres (and its workers), tansu, redis, ingest, processor, analytics, users
     assert len(children) >= 7
+    # Users awaits the processor's progress: it is told where the broker is, as the
+    # processor is (its contract wires the bootstrap; apps/core/services.USERS.awaits).
+    for name in ("users", "processor"):
+        assert (
+            _environment(_serving(children, name))["GAMEMETRICS_KAFKA_BOOTSTRAP"]
+            == (ep["kafka_bootstrap"])
+        )
     out = stop_dev(dev)
     assert dev.proc.returncode == 0
     assert [pid for pid in children if alive(pid)] == []
@@ -147,6 +154,28 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     for name in ("ingest_url", "graphql_url", "users_url", "postgres_dsn", "kafka_bootstrap",
                  "redis_url"):  # fmt: skip
         assert name in out
+
+
+def _serving(pids: set[int], service: str) -> int:
+    """The pid of `... serve <service>` among `pids` (exactly one)."""
+    (pid,) = [
+        pid
+        for pid in pids
+        if _read(f"/proc/{pid}/cmdline").endswith(b"serve\x00" + service.encode() + b"\x00")
+    ]
+    return pid
+
+
+def _environment(pid: int) -> dict[str, str]:
+    pairs = (entry.partition(b"=") for entry in _read(f"/proc/{pid}/environ").split(b"\0"))
+    return {k.decode(): v.decode() for k, _, v in pairs if k}
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:  # the process ended meanwhile (a postgres worker, say)
+        return b""
 
 
 def created_id(created: subprocess.CompletedProcess[str]) -> str:

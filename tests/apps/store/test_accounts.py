@@ -140,3 +140,31 @@ def test_throttling_counts_failures_per_subject_in_a_window(endpoints: Endpoints
             (address.subject,),
         ).fetchone()
         assert count == (1,)
+
+
+def test_a_password_hash_is_replaced_only_over_the_one_checked(endpoints: Endpoints) -> None:
+    with psycopg.connect(endpoints.postgres_dsn, autocommit=True) as conn:
+        made = _account(conn, f"Case-{uuid.uuid4().hex[:8]}@Example.com")
+        found = accounts.account_by_email(conn, f"  {made.email.lower()} ")
+        assert found == made
+        assert accounts.account_by_email(conn, "nobody-" + made.email) is None
+        old = accounts.password_hash(conn, made.account_id)
+        first, second = (passwords.hash_password(PASSWORD + s) for s in ("-1", "-2"))
+        assert accounts.replace_password_hash(conn, made.account_id, old, first)
+        # A second change checked against the same old hash: refused, the first one stays.
+        assert not accounts.replace_password_hash(conn, made.account_id, old, second)
+        assert accounts.password_hash(conn, made.account_id) == first
+        with pytest.raises(accounts.AccountNotFound):
+            accounts.password_hash(conn, uuid.uuid4())
+
+
+def test_ending_the_other_sessions_keeps_the_one_named(endpoints: Endpoints) -> None:
+    with psycopg.connect(endpoints.postgres_dsn, autocommit=True) as conn:
+        me, them = _account(conn), _account(conn)
+        mine = [sessions.create_session(conn, me.account_id, timedelta(hours=1)) for _ in "abc"]
+        theirs = sessions.create_session(conn, them.account_id, timedelta(hours=1))
+        sessions.end_session(conn, mine[2].session_id)  # already ended: not counted
+        assert sessions.end_other_sessions(conn, me.account_id, mine[0].session_id) == 1
+        assert sessions.resolve(conn, mine[0].token) is not None
+        assert sessions.resolve(conn, mine[1].token) is None
+        assert sessions.resolve(conn, theirs.token) is not None

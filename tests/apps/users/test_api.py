@@ -213,3 +213,119 @@ def test_secrets_never_reach_the_logs(
     assert "/v1/sessions" in caplog.text  # the capture saw the requests (httpx logs them)
     for secret in (wrong, PASSWORD, token, made["ingest_key"], key, analyst):
         assert secret not in caplog.text
+
+
+def _audited(dsn: str, target: str) -> list[tuple[str, str | None, dict[str, object]]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT action, request_id, details FROM audit_log WHERE target = %s ORDER BY entry_id",
+            (target,),
+        ).fetchall()
+    return [(a, r, d) for a, r, d in rows]
+
+
+def test_members_are_added_by_email_under_the_owner_rules(
+    users: UvicornThread, endpoints: Endpoints, game: GameKey
+) -> None:
+    dsn, gid = endpoints.postgres_dsn, game.game_id
+    owner = person(users.url, dsn, {gid: "owner"})
+    admin = person(users.url, dsn, {gid: "admin"})
+    newcomer, email = new_account(dsn)
+    base = users.url + f"/v1/games/{gid}/members"
+    headers = {**admin.auth, "X-Request-Id": "req-add"}
+    r = httpx.post(base, json={"email": f"  {email.upper()} ", "role": "analyst"}, headers=headers)
+    assert r.status_code == 201, r.text
+    added = r.json()
+    assert (added["account_id"], added["email"], added["role"]) == (str(newcomer), email, "analyst")
+    listed = httpx.get(base, headers=admin.auth).json()["members"]
+    assert added in listed
+    assert _audited(dsn, f"account:{newcomer}") == [
+        ("member.set", "req-add", {"role": "analyst", "previous_role": None})
+    ]
+    # Named again: the role changes (200), as PUT of its account id would.
+    r = httpx.post(base, json={"email": email, "role": "viewer"}, headers=admin.auth)
+    assert (r.status_code, r.json()["role"], r.json()["since"]) == (200, "viewer", added["since"])
+    # Only an owner grants the owner role, or changes an owner's.
+    r = httpx.post(base, json={"email": email, "role": "owner"}, headers=admin.auth)
+    assert (r.status_code, r.json()["required_role"]) == (403, "owner")
+    r = httpx.post(base, json={"email": owner.email, "role": "viewer"}, headers=admin.auth)
+    assert (r.status_code, r.json()["required_role"]) == (403, "owner")
+    r = httpx.post(base, json={"email": owner.email, "role": "admin"}, headers=owner.auth)
+    assert (r.status_code, r.json()["field"]) == (409, "role")  # the last owner
+    r = httpx.post(base, json={"email": email, "role": "owner"}, headers=owner.auth)
+    assert (r.status_code, r.json()["role"]) == (200, "owner")
+    assert len(_audited(dsn, f"account:{newcomer}")) == 3  # refusals leave no entry
+    for bad, status, field in (
+        ({"email": "nobody-" + email, "role": "viewer"}, 404, "email"),
+        ({"email": "not an email", "role": "viewer"}, 400, "email"),
+        ({"email": email, "role": "superuser"}, 400, "role"),
+        ({"email": email}, 400, "role"),
+        ({"role": "viewer"}, 400, "email"),
+        ({"email": email, "role": "viewer", "account_id": str(newcomer)}, 400, "account_id"),
+    ):
+        r = httpx.post(base, json=bad, headers=owner.auth)
+        assert (r.status_code, r.json()["field"]) == (status, field), (bad, r.text)
+    # An analyst cannot probe for emails: 403 before any lookup, known email or not.
+    analyst = person(users.url, dsn, {gid: "analyst"})
+    for probe in (email, "nobody-" + email):
+        r = httpx.post(base, json={"email": probe, "role": "viewer"}, headers=analyst.auth)
+        assert (r.status_code, r.json()["required_role"]) == (403, "admin")
+
+
+def test_changing_the_password_keeps_this_session_and_ends_the_others(
+    users: UvicornThread, endpoints: Endpoints
+) -> None:
+    dsn = endpoints.postgres_dsn
+    me = person(users.url, dsn)
+    other = log_in(users.url, me.email).json()["token"]
+    other_auth = {"Authorization": f"Bearer {other}"}
+    url = users.url + "/v1/me/password"
+    new = "another long enough password"
+    for bad, field, says in (
+        ({"current_password": PASSWORD + "!", "new_password": new}, "current_password",
+         "not the account's current password"),
+        ({"current_password": PASSWORD, "new_password": "short"}, "new_password",
+         "allowed 12 to 256"),
+        ({"current_password": PASSWORD, "new_password": "x" * 257}, "new_password",
+         "allowed 12 to 256"),
+        ({"current_password": PASSWORD, "new_password": PASSWORD}, "new_password",
+         "is the current password"),
+        ({"new_password": new}, "current_password", "required"),
+        ({"current_password": PASSWORD}, "new_password", "required"),
+        ({"current_password": PASSWORD, "new_password": new, "email": "x"}, "email", "unknown"),
+    ):  # fmt: skip
+        r = httpx.post(url, json=bad, headers=me.auth, timeout=30)
+        assert (r.status_code, r.json()["field"]) == (400, field), (bad, r.text)
+        assert says in r.json()["error"]
+    assert httpx.get(users.url + "/v1/me", headers=other_auth).status_code == 200
+    headers = {**me.auth, "X-Request-Id": "req-password"}
+    r = httpx.post(url, json={"current_password": PASSWORD, "new_password": new}, headers=headers)
+    assert (r.status_code, r.content) == (204, b""), r.text
+    assert httpx.get(users.url + "/v1/me", headers=me.auth).status_code == 200
+    assert httpx.get(users.url + "/v1/me", headers=other_auth).status_code == 401
+    assert log_in(users.url, me.email).status_code == 401
+    assert log_in(users.url, me.email, new).status_code == 201
+    entries = _audited(dsn, f"account:{me.account_id}")
+    assert entries[-1] == ("account.password", "req-password", {"other_sessions_ended": 1})
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute("SELECT audit_log::text FROM audit_log").fetchall()
+    assert not any(new in row[0] or PASSWORD in row[0] for row in stored)
+    r = httpx.post(url, json={"current_password": PASSWORD, "new_password": new}, headers=me.auth)
+    assert (r.status_code, r.json()["field"]) == (400, "current_password")  # the old one
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(
+    users: UvicornThread, endpoints: Endpoints
+) -> None:
+    me = person(users.url, endpoints.postgres_dsn)
+    url = users.url + "/v1/me/password"
+    wrong = {"current_password": "a wrong but long password", "new_password": PASSWORD + "?"}
+    for _ in range(5):  # GAMEMETRICS_USERS_LOGIN_FAILURES_PER_ACCOUNT
+        r = httpx.post(url, json=wrong, headers=me.auth, timeout=30)
+        assert (r.status_code, r.json()["field"]) == (400, "current_password")
+    right = {"current_password": PASSWORD, "new_password": PASSWORD + "?"}
+    r = httpx.post(url, json=right, headers=me.auth, timeout=30)
+    assert r.status_code == 429, r.text
+    assert int(r.headers["Retry-After"]) > 0
+    assert log_in(users.url, me.email).status_code == 429  # the same count as logins
+    assert httpx.get(users.url + "/v1/me", headers=me.auth).status_code == 200

@@ -71,11 +71,12 @@ def _documented(r: httpx.Response) -> None:
 
 def _paths(w: Fixture, b: Fixture) -> list[str]:
     """Every route, on the attacker's game and on the bystander's."""
-    paths = ["/v1/sessions", "/v1/me", "/v1/games", "/v1/audit"]
+    paths = ["/v1/sessions", "/v1/me", "/v1/me/password", "/v1/games", "/v1/audit"]
     for g in (w, b):
         base = f"/v1/games/{g.game}"
         paths += [base, f"{base}/members", f"{base}/members/{g.account}", f"{base}/keys/rotate",
-                  f"{base}/keys/revoke", f"{base}/tokens", f"{base}/tokens/{g.token}"]  # fmt: skip
+                  f"{base}/keys/revoke", f"{base}/tokens", f"{base}/tokens/{g.token}",
+                  f"{base}/players/ana"]  # fmt: skip
     return paths
 
 
@@ -90,7 +91,7 @@ hostile_json: st.SearchStrategy[Any] = st.recursive(
     max_leaves=12,
 )
 FIELDS = ["email", "password", "name", "rate_limit_eps", "late_horizon_days", "role",
-          "grace_seconds", "ingest_key"]  # fmt: skip
+          "grace_seconds", "ingest_key", "current_password", "new_password"]  # fmt: skip
 bodies = st.dictionaries(st.sampled_from(FIELDS) | hostile_text, hostile_json, max_size=4)
 
 
@@ -143,18 +144,20 @@ def test_raw_bytes_and_any_credentials(
 @given(
     segment=st.text(st.characters(codec="utf-8"), max_size=40),
     query=st.dictionaries(
-        st.sampled_from(["game_id", "since", "until", "cursor", "limit", "x"]),
+        st.sampled_from(["game_id", "since", "until", "cursor", "limit", "events", "x"]),
         hostile_text, max_size=4,
     ),
 )  # fmt: skip
 def test_hostile_paths_and_queries(
-    fuzz_client: httpx.Client, attacker: Person, segment: str, query: dict[str, str]
-) -> None:
+    fuzz_client: httpx.Client, worlds: tuple[Fixture, Fixture], attacker: Person,
+    segment: str, query: dict[str, str],
+) -> None:  # fmt: skip
     safe_query = {k: v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
                   for k, v in query.items()}  # fmt: skip
     encoded = quote(segment.encode("utf-8", "surrogatepass"), safe="")
+    own = worlds[0].game
     for path in (f"/v1/games/{encoded}", f"/v1/games/{encoded}/members/{uuid.uuid4()}",
-                 "/v1/audit", f"/v1/{encoded}"):  # fmt: skip
+                 "/v1/audit", f"/v1/{encoded}", f"/v1/games/{own}/players/{encoded}"):  # fmt: skip
         r = fuzz_client.get(path, params=safe_query, headers=attacker.auth)
         if r.status_code == 404 and "field" not in r.json():
             assert r.json() == {"error": "Not Found"}  # an unknown route: the edge's 404

@@ -1,6 +1,7 @@
 """The OpenAPI document: valid OpenAPI 3.1, one operation per route, served as written, and
 the running service answers as it says (schemathesis, bounded in examples and time)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,9 @@ def test_the_document_is_valid_openapi_3_1() -> None:
 
 
 def test_it_has_exactly_one_operation_per_route_named_alike() -> None:
+    # A route's convertor (`{player_id:player_id}`) is no part of the documented template.
     routes = {
-        (route.path, method.lower(), route.endpoint)
+        (re.sub(r":\w+}", "}", route.path), method.lower(), route.endpoint)
         for route in ROUTES
         if isinstance(route, Route)
         for method in route.methods or ()

@@ -152,19 +152,21 @@ def test_network_policies_allow_only_the_declared_flows() -> None:
     assert _egress_ports(ingest) == dns | {("TCP", 5432), ("TCP", 6379), ("TCP", 9093)}
     assert _egress_ports(processor) == dns | {("TCP", 5432), ("TCP", 9093)}
     assert _egress_ports(analytics) == dns | {("TCP", 5432), ("TCP", 6379)}
-    assert _egress_ports(users) == dns | {("TCP", 5432)}  # throttling state is in PostgreSQL
+    # Throttling state is in PostgreSQL; Kafka for the processor's progress (privacy jobs).
+    assert _egress_ports(users) == dns | {("TCP", 5432), ("TCP", 9093)}
     for policy in (ingest, processor, analytics, users):
         assert policy["policyTypes"] == ["Ingress", "Egress"]
         for rule in policy["egress"]:
             for peer in rule["to"]:
                 if "ipBlock" in peer:  # PostgreSQL and Redis: the VPC only, never anywhere
                     assert peer["ipBlock"] == {"cidr": harness.VPC_CIDR}
-    (kafka_rule,) = [
-        r for r in processor["egress"] if r["ports"] == [{"protocol": "TCP", "port": 9093}]
-    ]
-    (peer,) = kafka_rule["to"]
-    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kafka"}
-    assert peer["podSelector"]["matchLabels"]["strimzi.io/cluster"] == "gamemetrics"
+    for policy in (ingest, processor, users):
+        (kafka_rule,) = [
+            r for r in policy["egress"] if r["ports"] == [{"protocol": "TCP", "port": 9093}]
+        ]
+        (peer,) = kafka_rule["to"]
+        assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kafka"}
+        assert peer["podSelector"]["matchLabels"]["strimzi.io/cluster"] == "gamemetrics"
 
 
 def test_only_public_services_accept_traffic_from_the_load_balancer() -> None:
@@ -217,6 +219,12 @@ def test_settings_come_from_a_configmap_and_credentials_from_a_secret() -> None:
         "GAMEMETRICS_KAFKA_BOOTSTRAP"
         not in program.one("ConfigMap", "analytics-config", APPS).inputs["data"]
     )
+    # Users reads the processor's progress over the same mutual TLS, as its own KafkaUser.
+    users = program.one("ConfigMap", "users-config", APPS).inputs["data"]
+    assert users["GAMEMETRICS_KAFKA_BOOTSTRAP"] == "gamemetrics-kafka-bootstrap.kafka.svc:9093"
+    assert users["GAMEMETRICS_KAFKA_SECURITY_PROTOCOL"] == "SSL"
+    volumes = program.one("Deployment", "users", APPS).spec["template"]["spec"]["volumes"]
+    assert {"secretName": "kafka-users", "defaultMode": 0o440} in [v.get("secret") for v in volumes]
 
 
 def test_the_services_read_the_settings_their_pods_get() -> None:
@@ -232,7 +240,12 @@ def test_the_services_read_the_settings_their_pods_get() -> None:
         env = {**plain, **secret}
         assert set(env) <= contract.keys(), set(env) - contract.keys()
         secret_keys = {v.key for v in contract.variables() if v.secret}
-        assert set(secret) == secret_keys, service.name
+        # The platform fills in the secrets it wires (credentials); an optional secret it does
+        # not wire (users' receipt signing key: made and kept in PostgreSQL) is the operator's.
+        wired = {v.key for v in contract.variables() if v.secret and v.wire is not None}
+        assert set(secret) == wired, service.name
+        unwired = [v for v in contract.variables() if v.secret and v.wire is None]
+        assert all(v.default is not None for v in unwired), service.name  # starts without them
         assert not secret_keys & set(plain), service.name
         settings = contract.from_env(env)
         assert (settings.host, settings.port) == ("0.0.0.0", service.port)  # noqa: S104

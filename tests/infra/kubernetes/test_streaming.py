@@ -104,7 +104,7 @@ def _acl(spec: dict[str, Any]) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("service", services.ALL, ids=lambda s: s.name)
-def test_kafka_users_have_exactly_the_acls_of_what_they_produce_and_consume(
+def test_kafka_users_have_exactly_the_acls_of_what_they_produce_consume_and_await(
     service: services.Service,
 ) -> None:
     program = harness.platform("prod")
@@ -118,7 +118,59 @@ def test_kafka_users_have_exactly_the_acls_of_what_they_produce_and_consume(
     expected |= {("topic", t.name, op) for t in service.consumes for op in ("Read", "Describe")}
     if service.consumes:
         expected.add(("group", service.consumer_group, "Read"))
+    for awaited in service.awaits:
+        expected |= {("topic", t.name, op) for t in awaited.consumes for op in ("Read", "Describe")}
+        expected.add(("group", awaited.consumer_group, "Describe"))
     assert _acl(spec) == expected
+    # One rule per resource: Strimzi would accept duplicates, a reader should not have to.
+    rules = spec["authorization"]["acls"]
+    resources = [(r["resource"]["type"], r["resource"]["name"]) for r in rules]
+    assert len(resources) == len(set(resources))
+
+
+def test_users_watches_the_processors_progress_and_cannot_move_it() -> None:
+    """OffsetFetch needs Describe on the group, the watermark fetch Read on the topic; Read
+    on the group (join, commit) stays the processor's alone."""
+    spec = harness.platform("dev").one("KafkaUser", "users").spec
+    assert _acl(spec) == {
+        ("topic", "gm.events.v1", "Read"),
+        ("topic", "gm.events.v1", "Describe"),
+        ("group", "gamemetrics-processor", "Describe"),
+    }
+    readers = {
+        user.object_name
+        for user in harness.platform("prod").kind("KafkaUser", "gamemetrics")
+        if ("group", "gamemetrics-processor", "Read") in _acl(user.spec)
+    }
+    assert readers == {"processor"}
+
+
+def test_a_topic_consumed_and_awaited_is_one_rule_and_the_group_of_each_is_its_own() -> None:
+    watcher = services.Service(
+        name="watcher", app="x:y", port=9001, public=False, needs=frozenset({"kafka"}),
+        consumes=(topics.EVENTS,), awaits=(services.PROCESSOR,),
+    )  # fmt: skip
+    assert kafka.acls(watcher) == [
+        {
+            "type": "allow",
+            "resource": {"type": "topic", "name": "gm.events.v1", "patternType": "literal"},
+            "operations": ["Read", "Describe"],
+        },
+        {
+            "type": "allow",
+            "resource": {"type": "group", "name": "gamemetrics-watcher", "patternType": "literal"},
+            "operations": ["Read"],
+        },
+        {
+            "type": "allow",
+            "resource": {
+                "type": "group",
+                "name": "gamemetrics-processor",
+                "patternType": "literal",
+            },
+            "operations": ["Describe"],
+        },
+    ]
 
 
 def test_processor_reads_events_writes_dead_letters_and_nothing_else() -> None:

@@ -165,10 +165,17 @@ def test_wire_writes_only_declared_variables_and_splits_secrets() -> None:
         AnalyticsSettings.wire({Wire.POSTGRES_DSN: "x"})
 
 
+CREDENTIALS = {
+    "GAMEMETRICS_POSTGRES_DSN",
+    "GAMEMETRICS_REDIS_URL",
+    "GAMEMETRICS_USERS_PRIVACY_SIGNING_KEY",  # signs erasure receipts
+}
+
+
 def test_credentials_are_secret_and_nothing_else_is() -> None:
     for contract in CONTRACTS:
         secret = {v.key for v in contract.variables() if v.secret}
-        assert secret == contract.keys() & {"GAMEMETRICS_POSTGRES_DSN", "GAMEMETRICS_REDIS_URL"}
+        assert secret == contract.keys() & CREDENTIALS
 
 
 def test_the_key_of_a_field() -> None:
