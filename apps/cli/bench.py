@@ -190,8 +190,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.add_argument("--eraser", choices=("job", "direct"), default="job",
                    help="job: the users service's erasure jobs over HTTP (default); direct: "
                         "apps.store.erasure.erase_player on a connection")  # fmt: skip
-    q.add_argument("--rate", type=_positive_float, metavar="EPS",
-                   help="events/s offered in each window (default: the closed loop)")  # fmt: skip
+    q.add_argument("--rate", type=_positive_float, default=10_000.0, metavar="EPS",
+                   help="events/s offered in each window (default 10,000)")  # fmt: skip
+    q.add_argument("--closed-loop", action="store_true",
+                   help="offer as much as the API takes instead of --rate (overdrives storing)")
     q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
                    help="concurrent keep-alive connections (default 32)")  # fmt: skip
     q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
@@ -407,7 +409,7 @@ def run_privacy(args: argparse.Namespace) -> int:
         eraser=args.eraser,
         duration=args.duration,
         warmup=args.warmup,
-        rate=args.rate,
+        rate=None if args.closed_loop else args.rate,
         connections=args.connections,
         load_processes=args.load_processes,
         workers=args.workers,

@@ -122,3 +122,18 @@ def test_tiny_run_erases_during_the_load_and_leaves_the_data_folder_reusable(
     finally:
         pg.stop(30)
     assert row == (5_000, 0)
+
+
+def test_tiny_run_through_the_users_service_s_erasure_jobs() -> None:
+    options = PrivacyBenchOptions(
+        events=3_000, players=100, days=5, targets=2, target_events=200, eraser="job",
+        duration=3.0, warmup=1.0, connections=8, workers=1, load_players=2_000, rate=5_000,
+        command="test",
+    )  # fmt: skip
+    result = run(options, lambda _: None)
+
+    assert result.data.copy_seconds is None  # loaded in place, no data folder
+    assert result.erasures, "no erasure job finished during window (B)"
+    assert all(e.note.startswith("job: queued ") for e in result.erasures)
+    assert result.checks[0].startswith("OK: ")
+    assert "open loop at 5,000 events/s" in result.workload
