@@ -17,6 +17,7 @@ erasure again; the ratio is (B)'s stored events/s over the mean of (A) and (C).
 Each erasure's wall time is `erase(player) -> seconds` (`privacy_erasers`).
 """
 
+import contextlib
 import dataclasses
 import logging
 import statistics
@@ -24,14 +25,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import psycopg
 
-from apps.bench import analytics_load, report
+from apps.bench import analytics_load, report, watch
 from apps.bench.analytics import AnalyticsBenchOptions
 from apps.bench.analytics import _load as load_data
 from apps.bench.analytics_data import DataSpec
@@ -50,6 +51,7 @@ from apps.store.migrate import migrate
 Say = Callable[[str], None]
 TARGET_ERASE_S: Final = 5.0
 TARGET_RATIO: Final = 0.90
+LAG_EVERY: Final = 0.25
 _BASELINE, _ERASING, _AGAIN = 21, 22, 23
 """Event-id phases of the three windows."""
 
@@ -98,6 +100,8 @@ class WindowResult:
     stored_per_s: float
     lag_start: int
     lag_end: int
+    lag_max: int
+    """The most events waiting for the processor at any scrape (every LAG_EVERY s)."""
     failed: int
     cores: dict[str, float]
     note: str
@@ -322,7 +326,9 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     kind = "closed loop" if o.open_rate_eps is None else f"open loop at {o.open_rate_eps:,.0f} ev/s"
     say(f"{name}: {kind}, {o.connections} connections, {o.warmup:g}+{o.duration:g} s...")
     rate = None if o.open_rate_eps is None else o.open_rate_eps / o.batch_size
-    w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate), on_probe=erasing)
+    with _max_lag(bench.processor_url) as lag:
+        w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate),
+                                  on_probe=erasing)  # fmt: skip
     if erasing is not None:
         erasing.join()
     drained_in, _ = bench.drain(f"after {name.split()[0]}")
@@ -331,9 +337,30 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     if w.load.events == 0:
         raise BenchError(f"{name}: no events accepted: {outcome(w.load)}")
     return WindowResult(name, w.load.events_per_s, w.stored_per_s, w.lag_start, w.lag_end,
-                        w.load.failed, w.cores,
+                        int(lag[0]), w.load.failed, w.cores,
                         f"{outcome(w.load)}; missed {w.load.missed}; caught up {drained_in:.1f} s "
                         "after")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _max_lag(url: str) -> Iterator[list[float]]:
+    """The processor's largest lag while the block runs (warm-up included), in a list that
+    holds it once the block has ended."""
+    found = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(LAG_EVERY):
+            with contextlib.suppress(OSError, ValueError):
+                found[0] = max(found[0], watch.processor_metrics(url).lag)
+
+    thread = threading.Thread(target=sample, name="lag", daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _check_erased(dsn: str, game_id: uuid.UUID, erasures: list[Erasure]) -> list[str]:
@@ -383,14 +410,15 @@ def _workload(o: PrivacyBenchOptions, spec: DataSpec) -> str:
     )
 
 
-_HEADER: Final = ("window", "ingested ev/s", "stored ev/s", "lag start", "lag end", "failed",
-                   "CPU cores used", "notes")  # fmt: skip
+_HEADER: Final = ("window", "ingested ev/s", "stored ev/s", "lag start", "lag end", "lag max",
+                   "failed", "CPU cores used", "notes")  # fmt: skip
 
 
 def _window_row(w: WindowResult) -> tuple[str, ...]:
     num = report.num
     return (w.name, num(w.ingested_per_s), num(w.stored_per_s), num(w.lag_start),
-            num(w.lag_end), str(w.failed), report.cores_text(w.cores), w.note)  # fmt: skip
+            num(w.lag_end), num(w.lag_max), str(w.failed), report.cores_text(w.cores),
+            w.note)  # fmt: skip
 
 
 def render(r: PrivacyReport) -> str:
@@ -406,7 +434,7 @@ def render(r: PrivacyReport) -> str:
         f"{d.target_events:,} events stored in {d.targets_seconds:,.1f} s, VACUUM ANALYZE "
         f"{d.vacuum_seconds:,.1f} s",
         "",
-        report.grid(_HEADER, [_window_row(w) for w in r.windows], left={0, 6, 7}),
+        report.grid(_HEADER, [_window_row(w) for w in r.windows], left={0, 7, 8}),
         "",
         f"erasures ({r.eraser}) in (B): {len(seconds)}, {sum(e.events for e in r.erasures):,} "
         f"events erased; wall time median {statistics.median(seconds):.2f} s, max "
