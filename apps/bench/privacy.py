@@ -51,7 +51,7 @@ from apps.store.migrate import migrate
 Say = Callable[[str], None]
 TARGET_ERASE_S: Final = 5.0
 TARGET_RATIO: Final = 0.90
-LAG_EVERY: Final = 0.25
+SCRAPE_EVERY: Final = 0.1
 _BASELINE, _ERASING, _AGAIN = 21, 22, 23
 """Event-id phases of the three windows."""
 
@@ -100,8 +100,11 @@ class WindowResult:
     stored_per_s: float
     lag_start: int
     lag_end: int
-    lag_max: int
-    """The most events waiting for the processor at any scrape (every LAG_EVERY s)."""
+    stall_s: float
+    """The longest time the processor's stored counter did not move (scraped every
+    SCRAPE_EVERY s, warm-up included): how long its batches waited at worst. Its lag
+    would not show it: it counts records not yet consumed, and the processor keeps
+    consuming while a batch waits for the game's lock."""
     failed: int
     cores: dict[str, float]
     note: str
@@ -326,7 +329,7 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     kind = "closed loop" if o.open_rate_eps is None else f"open loop at {o.open_rate_eps:,.0f} ev/s"
     say(f"{name}: {kind}, {o.connections} connections, {o.warmup:g}+{o.duration:g} s...")
     rate = None if o.open_rate_eps is None else o.open_rate_eps / o.batch_size
-    with _max_lag(bench.processor_url) as lag:
+    with _longest_stall(bench.processor_url) as stall:
         w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate),
                                   on_probe=erasing)  # fmt: skip
     if erasing is not None:
@@ -337,24 +340,29 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     if w.load.events == 0:
         raise BenchError(f"{name}: no events accepted: {outcome(w.load)}")
     return WindowResult(name, w.load.events_per_s, w.stored_per_s, w.lag_start, w.lag_end,
-                        int(lag[0]), w.load.failed, w.cores,
+                        stall[0], w.load.failed, w.cores,
                         f"{outcome(w.load)}; missed {w.load.missed}; caught up {drained_in:.1f} s "
                         "after")  # fmt: skip
 
 
 @contextlib.contextmanager
-def _max_lag(url: str) -> Iterator[list[float]]:
-    """The processor's largest lag while the block runs (warm-up included), in a list that
-    holds it once the block has ended."""
+def _longest_stall(url: str) -> Iterator[list[float]]:
+    """The longest time the processor's stored counter stood still while the block ran, in a
+    list that holds it once the block has ended."""
     found = [0.0]
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(LAG_EVERY):
+        stored, since = -1.0, time.monotonic()
+        while not stop.wait(SCRAPE_EVERY):
             with contextlib.suppress(OSError, ValueError):
-                found[0] = max(found[0], watch.processor_metrics(url).lag)
+                c = watch.processor_metrics(url)
+                if c.stored != stored:
+                    if stored >= 0:
+                        found[0] = max(found[0], c.at - since)
+                    stored, since = c.stored, c.at
 
-    thread = threading.Thread(target=sample, name="lag", daemon=True)
+    thread = threading.Thread(target=sample, name="stall", daemon=True)
     thread.start()
     try:
         yield found
@@ -410,14 +418,14 @@ def _workload(o: PrivacyBenchOptions, spec: DataSpec) -> str:
     )
 
 
-_HEADER: Final = ("window", "ingested ev/s", "stored ev/s", "lag start", "lag end", "lag max",
-                   "failed", "CPU cores used", "notes")  # fmt: skip
+_HEADER: Final = ("window", "ingested ev/s", "stored ev/s", "lag start", "lag end",
+                   "longest stall s", "failed", "CPU cores used", "notes")  # fmt: skip
 
 
 def _window_row(w: WindowResult) -> tuple[str, ...]:
     num = report.num
     return (w.name, num(w.ingested_per_s), num(w.stored_per_s), num(w.lag_start),
-            num(w.lag_end), num(w.lag_max), str(w.failed), report.cores_text(w.cores),
+            num(w.lag_end), f"{w.stall_s:.2f}", str(w.failed), report.cores_text(w.cores),
             w.note)  # fmt: skip
 
 

@@ -92,7 +92,7 @@ def test_tiny_run_erases_during_the_load_and_leaves_the_data_folder_reusable(
     for w in result.windows:
         assert w.stored_per_s > 0
         assert w.failed == 0
-    assert max(w.lag_max for w in result.windows) > 0  # sampled while the load ran
+    assert all(0 < w.stall_s < 30 for w in result.windows)  # sampled while the load ran
     assert result.erasures, "no erasure ran during window (B)"
     assert all(e.events == 300 and e.seconds > 0 for e in result.erasures)
     assert all(0 <= e.started < options.duration for e in result.erasures)
@@ -106,7 +106,7 @@ def test_tiny_run_erases_during_the_load_and_leaves_the_data_folder_reusable(
     assert "(B) erasures back to back" in text
     assert "events erased" in text
     assert "the last one: " in text
-    assert "| lag max |" in text
+    assert "| longest stall s |" in text
     assert text.count("[MET ]") + text.count("[MISS]") == 2
     assert b'"erasures"' in msgspec.json.encode(result)  # --json
     # The folder still holds the data set alone: the run stored and erased in a copy.
