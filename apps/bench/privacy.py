@@ -64,7 +64,7 @@ class PrivacyBenchOptions:
     seed: int = 1
     data_dir: Path | None = None
     """The analytics data set's folder: loaded there once, copied by every run."""
-    targets: int = 12
+    targets: int = 40
     target_events: int = 10_000
     eraser: Kind = "job"
     duration: float = 30.0

@@ -183,8 +183,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="the analytics data set's folder (gamemetrics bench analytics "
                         "--data-dir): loaded once, copied by every run")  # fmt: skip
-    q.add_argument("--targets", type=_positive_int, default=12, metavar="N",
-                   help="players to erase in window (B) (default 12)")  # fmt: skip
+    q.add_argument("--targets", type=_positive_int, default=40, metavar="N",
+                   help="players to erase in window (B) (default 40)")  # fmt: skip
     q.add_argument("--target-events", type=_positive_int, default=10_000, metavar="N",
                    help="events of each of them over the days (default 10,000)")  # fmt: skip
     q.add_argument("--eraser", choices=("job", "direct"), default="job",
