@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -101,8 +101,8 @@ class WindowResult:
     lag_start: int
     lag_end: int
     stall_s: float
-    """The longest time the processor's stored counter did not move (scraped every
-    SCRAPE_EVERY s, warm-up included): how long its batches waited at worst. Its lag
+    """The longest time the processor's stored counter did not move in the measured window
+    (scraped every SCRAPE_EVERY s): how long its batches waited at worst. Its lag
     would not show it: it counts records not yet consumed, and the processor keeps
     consuming while a batch waits for the game's lock."""
     failed: int
@@ -329,9 +329,14 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     kind = "closed loop" if o.open_rate_eps is None else f"open loop at {o.open_rate_eps:,.0f} ev/s"
     say(f"{name}: {kind}, {o.connections} connections, {o.warmup:g}+{o.duration:g} s...")
     rate = None if o.open_rate_eps is None else o.open_rate_eps / o.batch_size
-    with _longest_stall(bench.processor_url) as stall:
-        w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate),
-                                  on_probe=erasing)  # fmt: skip
+    with _Stalls(bench.processor_url) as stalls:
+
+        def probe(opening: bool) -> None:
+            stalls.probe(opening)
+            if erasing is not None:
+                erasing(opening)
+
+        w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate), on_probe=probe)
     if erasing is not None:
         erasing.join()
     drained_in, _ = bench.drain(f"after {name.split()[0]}")
@@ -340,35 +345,52 @@ def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = Non
     if w.load.events == 0:
         raise BenchError(f"{name}: no events accepted: {outcome(w.load)}")
     return WindowResult(name, w.load.events_per_s, w.stored_per_s, w.lag_start, w.lag_end,
-                        stall[0], w.load.failed, w.cores,
+                        stalls.longest, w.load.failed, w.cores,
                         f"{outcome(w.load)}; missed {w.load.missed}; caught up {drained_in:.1f} s "
                         "after")  # fmt: skip
 
 
-@contextlib.contextmanager
-def _longest_stall(url: str) -> Iterator[list[float]]:
-    """The longest time the processor's stored counter stood still while the block ran, in a
-    list that holds it once the block has ended."""
-    found = [0.0]
-    stop = threading.Event()
+class _Stalls:
+    """The longest time the processor's stored counter stood still within the measured
+    window (between `probe(True)` and `probe(False)`), scraped every SCRAPE_EVERY s."""
 
-    def sample() -> None:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.longest = 0.0
+        self.measuring = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, name="stalls", daemon=True)
+
+    def probe(self, opening: bool) -> None:
+        if opening:
+            self.measuring.set()
+        else:
+            self.measuring.clear()
+            self.stop.set()
+
+    def _sample(self) -> None:
+        self.measuring.wait()
         stored, since = -1.0, time.monotonic()
-        while not stop.wait(SCRAPE_EVERY):
+        while not self.stop.wait(SCRAPE_EVERY):
             with contextlib.suppress(OSError, ValueError):
-                c = watch.processor_metrics(url)
+                c = watch.processor_metrics(self.url)
+                if not self.measuring.is_set():
+                    break
                 if c.stored != stored:
                     if stored >= 0:
-                        found[0] = max(found[0], c.at - since)
+                        self.longest = max(self.longest, c.at - since)
                     stored, since = c.stored, c.at
+        if stored >= 0:  # a stall still going on when the window closed counts too
+            self.longest = max(self.longest, time.monotonic() - since)
 
-    thread = threading.Thread(target=sample, name="stall", daemon=True)
-    thread.start()
-    try:
-        yield found
-    finally:
-        stop.set()
-        thread.join()
+    def __enter__(self) -> "_Stalls":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.measuring.set()  # the window never opened: let the thread end
+        self.stop.set()
+        self.thread.join()
 
 
 def _check_erased(dsn: str, game_id: uuid.UUID, erasures: list[Erasure]) -> list[str]:
