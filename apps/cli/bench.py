@@ -193,7 +193,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.add_argument("--rate", type=_positive_float, default=10_000.0, metavar="EPS",
                    help="events/s offered in each window (default 10,000)")  # fmt: skip
     q.add_argument("--closed-loop", action="store_true",
-                   help="offer as much as the API takes instead of --rate (overdrives storing)")  # fmt: skip
+                   help="as much load as the API takes instead of --rate")  # fmt: skip
     q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
                    help="concurrent keep-alive connections (default 32)")  # fmt: skip
     q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
