@@ -184,10 +184,20 @@ class _Bench:
             source=source,
         )  # fmt: skip
 
-    def window(self, spec: LoadSpec, with_processor: bool = True) -> _Window:
+    def window(
+        self, spec: LoadSpec, with_processor: bool = True,
+        on_probe: Callable[[bool], None] | None = None,
+    ) -> _Window:  # fmt: skip
+        """One load run; `on_probe(opening)` is called as the measured window opens (True)
+        and as it closes (False), before the counters are read."""
         pids = self.plat.target.pids
+        probes = 0
 
         def probe() -> _Probe:
+            nonlocal probes
+            if on_probe is not None:
+                on_probe(probes == 0)
+            probes += 1
             counters = watch.processor_metrics(self.processor_url) if with_processor else None
             pg = watch.postgres_counters(self.plat.postgres_dsn)
             return procstat.snapshot(pids, SPLIT), counters, pg

@@ -8,6 +8,7 @@ too high to interfere.
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Platform:
     processor: ServiceUnit | None = None
     spares: list[ServiceUnit] = field(default_factory=list)
     """More processors of the same group, not started (the scale-out benchmark starts them)."""
+    users_url: str | None = None
+    """The users service, when asked for."""
 
     def stop_processor(self) -> None:
         """SIGTERM: the processor finishes its batch, commits and leaves the group."""
@@ -117,10 +120,14 @@ def platform(
     processor_env: dict[str, str] | None = None,
     postgres_settings: dict[str, str] | None = None,
     spare_processors: int = 0,
+    postgres_from: Path | None = None,
+    users: bool = False,
 ) -> Iterator[Platform]:
     """The own platform, with the processor service when `processor` (`processor_env`: extra
     processor settings, by `ProcessorSettings.key`; `postgres_settings`: extra server options;
-    `spare_processors`: more processors of the same group, created but not started)."""
+    `spare_processors`: more processors of the same group, created but not started;
+    `postgres_from`: a stopped PostgreSQL data folder, copied to start from its data, which
+    stays as it was; `users`: the users service too)."""
     import psycopg
 
     from apps.store.games import create_game
@@ -139,6 +146,11 @@ def platform(
         redis = EmbeddedRedis(
             "redis", logs / "redis.log", data_dir=base / "redis", port=process.free_port()
         )
+        if postgres_from is not None:
+            say(f"copying the database in {postgres_from}...")
+            # Not a stopped server's leftovers: its sockets cannot be copied, its pid file lies.
+            skip = shutil.ignore_patterns(".s.PGSQL.*", "postmaster.pid")
+            shutil.copytree(postgres_from, base / "pg", symlinks=True, ignore=skip)
         running = _Stoppable()
         try:
             for server in (pg, kafka, redis):
@@ -166,6 +178,12 @@ def platform(
                 say(f"starting processor service on port {consumer.port}...")
                 consumer.start()
                 running.units.append(consumer)
+            users_unit = None
+            if users:
+                users_unit = _unit(services.USERS, supplied, logs, {})
+                say(f"starting users service on port {users_unit.port}...")
+                users_unit.start()
+                running.units.append(users_unit)
             spares = []
             for i in range(spare_processors):
                 unit = _unit(services.PROCESSOR, supplied, logs, dict(processor_env or {}),
@@ -184,6 +202,7 @@ def platform(
                 if proc is not None
             }
             target = Target(ingest.url, issued.ingest_key, kafka.url, pids, logs)
-            yield Platform(target, pg.url, str(issued.game_id), consumer, spares)
+            yield Platform(target, pg.url, str(issued.game_id), consumer, spares,
+                           users_unit.url if users_unit is not None else None)  # fmt: skip
         finally:
             running.stop_all()

@@ -159,6 +159,49 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     q.add_argument("--json", action="store_true", help="print the report as JSON")
     q.set_defaults(handler=run_analytics)
 
+    q = benches.add_parser(
+        "privacy",
+        help="erasing players with 10,000 events each from the 10M-event game, and the pipeline",
+        description=(
+            "Loads the analytics benchmark's game (default 10M events, 200k players, 90 days; "
+            "with --data-dir loaded once, then copied by each run) and --targets players of "
+            "--target-events events each over the same days, starts an own platform (ingest, "
+            "processor, and the users service for the job eraser) and runs the pipeline "
+            "benchmark's load into the same game in three windows: (A) without erasure, (B) "
+            "erasing the targets back to back, (C) without erasure again. Prints each "
+            "erasure's wall time and the stored events/s of (B) against (A) and (C)."
+        ),
+    )
+    _common(q, duration=30.0, warmup=5.0)
+    q.add_argument("--events", type=_positive_int, default=10_000_000, metavar="N",
+                   help="events of the game's history (default 10,000,000)")  # fmt: skip
+    q.add_argument("--players", type=_positive_int, default=200_000, metavar="N",
+                   help="players of the history (default 200,000)")  # fmt: skip
+    q.add_argument("--days", type=_positive_int, default=90, metavar="N",
+                   help="days of history, ending yesterday (default 90)")  # fmt: skip
+    q.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    q.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="the analytics data set's folder (gamemetrics bench analytics "
+                        "--data-dir): loaded once, copied by every run")  # fmt: skip
+    q.add_argument("--targets", type=_positive_int, default=40, metavar="N",
+                   help="players to erase in window (B) (default 40)")  # fmt: skip
+    q.add_argument("--target-events", type=_positive_int, default=10_000, metavar="N",
+                   help="events of each of them over the days (default 10,000)")  # fmt: skip
+    q.add_argument("--eraser", choices=("job", "direct"), default="job",
+                   help="job: the users service's erasure jobs over HTTP (default); direct: "
+                        "apps.store.erasure.erase_player on a connection")  # fmt: skip
+    q.add_argument("--rate", type=_positive_float, default=10_000.0, metavar="EPS",
+                   help="events/s offered in each window (default 10,000)")  # fmt: skip
+    q.add_argument("--closed-loop", action="store_true",
+                   help="as much load as the API takes instead of --rate")  # fmt: skip
+    q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
+                   help="concurrent keep-alive connections (default 32)")  # fmt: skip
+    q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
+                   help="load generator processes (default 1)")  # fmt: skip
+    q.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="ingest processes (default: one per core)")  # fmt: skip
+    q.set_defaults(handler=run_privacy)
+
 
 def _common(q: argparse.ArgumentParser, duration: float = 20.0, warmup: float = 2.0) -> None:
     q.add_argument("--duration", type=_positive_float, default=duration, metavar="S",
@@ -345,4 +388,33 @@ def run_analytics(args: argparse.Namespace) -> int:
         print(msgspec.json.encode(result).decode())
     else:
         print(analytics_report.render(result))
+    return 0
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
+    import msgspec
+
+    from apps.bench import privacy
+
+    options = privacy.PrivacyBenchOptions(
+        events=args.events,
+        players=args.players,
+        days=args.days,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        targets=args.targets,
+        target_events=args.target_events,
+        eraser=args.eraser,
+        duration=args.duration,
+        warmup=args.warmup,
+        rate=None if args.closed_loop else args.rate,
+        connections=args.connections,
+        load_processes=args.load_processes,
+        workers=args.workers,
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = privacy.run(options, _say)
+    print(msgspec.json.encode(result).decode() if args.json else privacy.render(result))
     return 0
