@@ -6,9 +6,11 @@ processor's consumer group has committed past each of them (the processor commit
 record's offset once the record is stored or dead-lettered), so the erasure or export
 that follows sees every event of the player that was in flight.
 
-The end offsets come from reading each partition to its end (the end-of-partition
-event carries the exact offset): ListOffsets alone undercounts on Tansu, which answers
-it with the base offset of the partition's last batch + 1 (apps/processor/assignment.py).
+The end offsets come from a fetch of each partition's last batch, whose response carries
+the partition's high watermark: ListOffsets alone undercounts on Tansu, which answers it
+with the base offset of the partition's last batch + 1 (apps/processor/assignment.py).
+One fetch is enough, not a read to the end: under a load that outpaces the reader, the
+end moves on as it is read, and any end taken after the job started will do.
 The consumer never subscribes, so it never joins the processor's group, and it never
 commits: it only reads the group's committed offsets (OffsetFetch).
 """
@@ -54,7 +56,7 @@ class Progress:
             deadline = time.monotonic() + self._timeout
             while pending:
                 if time.monotonic() > deadline:
-                    raise KafkaUnavailable(f"partitions {sorted(pending)} not read to their end")
+                    raise KafkaUnavailable(f"partitions {sorted(pending)}: no fetch answered")
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue
@@ -62,12 +64,17 @@ class Progress:
                 partition, offset = msg.partition(), msg.offset()
                 if partition is None or partition not in pending:
                     continue
-                if error is None:
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    if not error.retriable():
+                        raise KafkaUnavailable(f"partition {partition}: {error.str()}")
                     continue
-                if error.code() == KafkaError._PARTITION_EOF and offset is not None:
-                    ends[partition] = max(offset, pending.pop(partition))
-                elif not error.retriable():
-                    raise KafkaUnavailable(f"partition {partition}: {error.str()}")
+                # The fetch that brought this record (or end-of-partition) carried the
+                # partition's high watermark: the end as of now, past the job's start.
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(self._topic, partition), cached=True
+                )
+                seen = (offset or 0) + (1 if error is None else 0)
+                ends[partition] = max(high, seen, pending.pop(partition))
             return ends
         except KafkaException as e:
             raise KafkaUnavailable(str(e)) from None

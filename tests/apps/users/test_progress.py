@@ -2,12 +2,15 @@
 ListOffsets short of the end: the job must not), and a group is behind until it commits
 past them."""
 
+import threading
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from apps.users.progress import Progress, behind
+from tests.support.poll import poll_until
 from tests.support.servers import Endpoints
 from tests.support.topic import read_records, topic_with
 from tests.support.users import users_settings
@@ -49,3 +52,41 @@ def test_end_offsets_count_every_record_and_a_group_is_behind_until_it_commits(
     )
     committer.close()
     assert behind(ends, progress.committed(ends)) == {}
+
+
+def test_end_offsets_answer_while_producers_keep_writing(endpoints: Endpoints) -> None:
+    """Under load the end moves while it is read: one fetch per partition is enough, and
+    the end it gives lies between what was acknowledged before the call and after it."""
+    bootstrap = endpoints.kafka_bootstrap
+    topic = topic_with(bootstrap, "progress-load", 2, [])
+    acked = {0: 0, 1: 0}
+    stop = threading.Event()
+
+    def produce() -> None:
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+
+        def delivered(err: object, msg: Any) -> None:
+            if err is None:
+                acked[msg.partition()] = max(acked[msg.partition()], msg.offset() + 1)
+
+        i = 0
+        while not stop.is_set():
+            producer.produce(topic, b"x" * 200, f"g/p{i}".encode(), on_delivery=delivered)
+            i += 1
+            if i % 500 == 0:
+                producer.flush(10)
+        producer.flush(10)
+
+    writer = threading.Thread(target=produce, daemon=True)
+    writer.start()
+    try:
+        poll_until(lambda: min(acked.values()) > 2000, timeout=30, what="records on the topic")
+        settings = replace(users_settings(endpoints), events_topic=topic)
+        before = dict(acked)
+        ends = Progress(settings, timeout=10).end_offsets()
+        after = dict(acked)
+    finally:
+        stop.set()
+        writer.join(30)
+    for p in (0, 1):
+        assert before[p] <= ends[p] <= after[p] + 10_000, (p, before, ends, after)
