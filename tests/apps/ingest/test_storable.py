@@ -181,6 +181,7 @@ def test_every_accepted_event_is_stored_and_summed(
     accepted: list[str] = []
     for body in _at_the_bounds():
         accepted += _post(client, game, body)
+    at_the_bounds = len(accepted)
 
     @settings(
         max_examples=15,
@@ -194,7 +195,9 @@ def test_every_accepted_event_is_stored_and_summed(
         accepted.extend(_post(client, game, body))
 
     send()
-    assert len(accepted) > 150
+    # Every generated batch holds at least one event: all 15 were sent and accepted (how
+    # many events they hold varies with Hypothesis's generation, even derandomized).
+    assert len(accepted) >= at_the_bounds + 15
     settle(processor)
 
     assert sorted(stored_ids(endpoints.postgres_dsn, game.game_id)) == sorted(set(accepted))
