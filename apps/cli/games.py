@@ -64,7 +64,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         help="how long raw events are kept: --hot-days in PostgreSQL, --archive-days in the"
         " archive (0: never archived); both count from the event's day",
     )
-    q.add_argument("game_id", type=uuid.UUID, metavar="GAME")
+    q.add_argument("game_id", type=uuid.UUID, metavar="GAME", help="a game id")
     for flag, name in _RETENTION_FLAGS.items():
         q.add_argument(flag, type=_bounded(name), metavar="DAYS", dest=name,
                        help=_retention_help(name))  # fmt: skip
@@ -80,7 +80,8 @@ def _retention_help(name: str) -> str:
 
     low, high = retention.BOUNDS[name]
     default = retention.Retention().as_dict()[name]
-    return f"{low} to {high} (a new game has {default})"
+    what = {"hot_days": "in PostgreSQL", "archive_days": "in the archive (0: never archived)"}
+    return f"days raw events stay {what[name]}: {low} to {high} (a new game has {default})"
 
 
 def _bounded(name: str) -> Callable[[str], int]:
