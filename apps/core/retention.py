@@ -15,7 +15,9 @@ The late horizon (`games.late_horizon_days`, or ingestion's default) is not boun
 for it, so the window PostgreSQL keeps is the larger of the two (`hot_window_days`).
 """
 
+import math
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from apps.core.errors import BatchError
@@ -80,8 +82,8 @@ def settle(current: Retention, hot_days: object = None, archive_days: object = N
     return new
 
 
-def hot_window_days(retention: Retention, late_horizon_days: int) -> int:
-    """How old a day must be before it leaves PostgreSQL: `hot_days`, but never before
-    ingestion stops accepting events for it (`late_horizon_days`, the game's own or
-    ingestion's default)."""
-    return max(retention.hot_days, late_horizon_days)
+def hot_window_days(retention: Retention, late_horizon: timedelta) -> int:
+    """How many days old a day must be before it leaves PostgreSQL: `hot_days`, but never
+    before ingestion stops accepting events for it (`late_horizon`: the game's
+    `late_horizon_days`, or ingestion's default; a part of a day counts as a day)."""
+    return max(retention.hot_days, math.ceil(late_horizon / timedelta(days=1)))

@@ -1,4 +1,5 @@
-"""Games and their ingest keys: the repository the CLI and the ingestion API use.
+"""Games, their ingest keys and their retention: the repository the CLI, the users API and
+the ingestion API use.
 
 Every change to keys sends a NOTIFY on `KEYS_CHANNEL` inside its transaction,
 so running ingestion services drop their key caches the moment it commits.

@@ -1,6 +1,8 @@
 """The retention rules, pure: bounds, the archive-after-hot rule, the window PostgreSQL keeps.
 (tests/apps/store/test_games.py holds the migration's CHECKs to the same declaration.)"""
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,6 +69,9 @@ def test_whatever_settle_accepts_obeys_every_rule(hot: int, archive: int) -> Non
 
 
 def test_a_day_leaves_postgresql_only_past_both_hot_days_and_the_late_horizon() -> None:
-    assert hot_window_days(Retention(30, 730), late_horizon_days=120) == 120
-    assert hot_window_days(Retention(90, 730), late_horizon_days=30) == 90
-    assert hot_window_days(Retention(7, 0), late_horizon_days=7) == 7
+    assert hot_window_days(Retention(30, 730), timedelta(days=120)) == 120
+    assert hot_window_days(Retention(90, 730), timedelta(days=30)) == 90
+    assert hot_window_days(Retention(7, 0), timedelta(days=7)) == 7
+    # A horizon set in seconds (ingestion's default may be) counts a part of a day as a day.
+    assert hot_window_days(Retention(1, 0), timedelta(days=3, seconds=1)) == 4
+    assert hot_window_days(Retention(1, 0), timedelta(minutes=1)) == 1
