@@ -1,7 +1,7 @@
 """How long a game's raw events are kept: the defaults, the bounds and the rules, declared
 once. Pure. The migration's CHECKs (apps/store/migrations/0012_retention.sql) state the
-same numbers (tests/apps/core/test_retention.py holds them together), and the users API,
-the CLI and the store check input with `settle`.
+same numbers (tests/apps/store/test_games.py holds them together); the users API and the
+CLI check each value with `check_value`, and the store the whole change with `settle`.
 
 Both windows count from the event's day (UTC), not from when it moved:
 
