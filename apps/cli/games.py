@@ -1,12 +1,14 @@
-"""`gamemetrics games ...`: create games and manage their ingest keys.
+"""`gamemetrics games ...`: create games, manage their ingest keys, set their retention.
 
 Each change and its audit entry (actor `cli`, no secret) commit together, as the
 users API's do.
 """
 
 import argparse
+import contextlib
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +59,52 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     database.add_options(q)
     q.set_defaults(handler=set_rate)
 
+    q = games.add_parser(
+        "set-retention",
+        help="how long raw events are kept: --hot-days in PostgreSQL, --archive-days in the"
+        " archive (0: never archived); both count from the event's day",
+    )
+    q.add_argument("game_id", type=uuid.UUID, metavar="GAME", help="a game id")
+    for flag, name in _RETENTION_FLAGS.items():
+        q.add_argument(flag, type=_bounded(name), metavar="DAYS", dest=name,
+                       help=_retention_help(name))  # fmt: skip
+    database.add_options(q)
+    q.set_defaults(handler=set_retention)
+
+
+_RETENTION_FLAGS = {"--hot-days": "hot_days", "--archive-days": "archive_days"}
+
+
+def _retention_help(name: str) -> str:
+    from apps.core import retention
+
+    low, high = retention.BOUNDS[name]
+    default = retention.Retention().as_dict()[name]
+    what = {"hot_days": "in PostgreSQL", "archive_days": "in the archive (0: never archived)"}
+    return f"days raw events stay {what[name]}: {low} to {high} (a new game has {default})"
+
+
+def _bounded(name: str) -> Callable[[str], int]:
+    """An argparse type for the retention setting `name`, checked by the core's bounds."""
+
+    def parse(text: str) -> int:
+        from apps.core import retention
+        from apps.core.errors import BatchError
+
+        value: object = text
+        with contextlib.suppress(ValueError):
+            value = int(text)
+        try:
+            return retention.check_value(name, value)
+        except BatchError as e:
+            raise argparse.ArgumentTypeError(_flagged(e.reason)) from None
+
+    return parse
+
+
+def _flag(name: str) -> str:
+    return next(flag for flag, field in _RETENTION_FLAGS.items() if field == name)
+
 
 def _positive(text: str) -> int:
     value = int(text)
@@ -100,13 +148,19 @@ def list_(args: argparse.Namespace) -> int:
             "name": g.name,
             "rate_limit_eps": g.rate_limit_eps,
             "late_horizon_days": g.late_horizon_days,
+            "hot_days": g.hot_days,
+            "archive_days": g.archive_days,
             "active_keys": g.active_keys,
             "created_at": g.created_at.isoformat(),
         }
         for g in rows
     ]
-    lines = [f"{'GAME ID':<36}  {'KEYS':>4}  {'RATE/S':>8}  NAME"]
-    lines += [f"{g.game_id}  {g.active_keys:>4}  {g.rate_limit_eps:>8}  {g.name}" for g in rows]
+    lines = [f"{'GAME ID':<36}  {'KEYS':>4}  {'RATE/S':>8}  {'HOT':>4}  {'ARCHIVE':>7}  NAME"]
+    lines += [
+        f"{g.game_id}  {g.active_keys:>4}  {g.rate_limit_eps:>8}  {g.hot_days:>4}"
+        f"  {g.archive_days:>7}  {g.name}"
+        for g in rows
+    ]
     database.show(args, data, "\n".join(lines))
     return 0
 
@@ -177,3 +231,34 @@ def set_rate(args: argparse.Namespace) -> int:
     database.show(args, {"game_id": str(args.game_id), "rate_limit_eps": args.eps},
            f"{args.game_id}: {args.eps} events/s")  # fmt: skip
     return 0
+
+
+def set_retention(args: argparse.Namespace) -> int:
+    from apps.core.errors import BatchError
+    from apps.store import audit, games
+
+    if args.hot_days is None and args.archive_days is None:
+        return _fail("set-retention: give --hot-days, --archive-days or both")
+    with database.connect(args) as conn:
+        try:
+            with conn.transaction():
+                change = games.set_retention(conn, args.game_id, args.hot_days, args.archive_days)
+                audit.record(conn, audit.CLI, "game.retention", f"game:{args.game_id}",
+                             args.game_id, {"old": change.old.as_dict(),
+                                            "new": change.new.as_dict()})  # fmt: skip
+        except games.GameNotFound as e:
+            return _fail(str(e))
+        except BatchError as e:
+            return _fail(f"{_flag(e.field)}: {_flagged(e.reason)}")
+    new = change.new
+    archive = "never archived" if new.archive_days == 0 else f"archive {new.archive_days} days"
+    database.show(args, {"game_id": str(args.game_id), **new.as_dict()},
+                  f"{args.game_id}: PostgreSQL {new.hot_days} days, {archive}")  # fmt: skip
+    return 0
+
+
+def _flagged(reason: str) -> str:
+    """A core message about hot_days/archive_days, in the CLI's flags."""
+    for flag, name in _RETENTION_FLAGS.items():
+        reason = reason.replace(name, flag)
+    return reason

@@ -1,4 +1,5 @@
-"""Games and their ingest keys: the repository the CLI and the ingestion API use.
+"""Games, their ingest keys and their retention: the repository the CLI, the users API and
+the ingestion API use.
 
 Every change to keys sends a NOTIFY on `KEYS_CHANNEL` inside its transaction,
 so running ingestion services drop their key caches the moment it commits.
@@ -12,7 +13,8 @@ from typing import Final
 import psycopg
 from psycopg.rows import TupleRow, class_row
 
-from apps.core import keys
+from apps.core import keys, retention
+from apps.core.retention import Retention
 
 KEYS_CHANNEL: Final = "gamemetrics_keys"
 DEFAULT_RATE_LIMIT_EPS: Final = 20_000
@@ -30,6 +32,12 @@ class Game:
     late_horizon_days: int | None
     created_at: datetime
     active_keys: int
+    hot_days: int
+    archive_days: int
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.hot_days, self.archive_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,8 @@ _GAMES_SQL: Final = """
 SELECT g.game_id, g.name, g.rate_limit_eps, g.late_horizon_days, g.created_at,
        count(k.key_id) FILTER (
            WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-       )::int AS active_keys
+       )::int AS active_keys,
+       g.hot_days, g.archive_days
 FROM games g LEFT JOIN ingest_keys k USING (game_id)
 """
 
@@ -168,6 +177,38 @@ def set_rate_limit(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, eps: 
         if cur.rowcount == 0:
             raise GameNotFound(f"no game with id {game_id}")
         _notify(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionChange:
+    old: Retention
+    new: Retention
+
+
+def set_retention(
+    conn: psycopg.Connection[TupleRow],
+    game_id: uuid.UUID,
+    hot_days: int | None,
+    archive_days: int | None,
+) -> RetentionChange:
+    """Change the game's retention (None keeps a value) by the rules of
+    `apps.core.retention.settle`, which raises BatchError naming the field at fault.
+
+    The row is locked while the new values are checked against the stored ones, so two
+    changes racing cannot together break the rule that archive_days exceed hot_days."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT hot_days, archive_days FROM games WHERE game_id = %s FOR UPDATE", (game_id,)
+        ).fetchone()
+        if row is None:
+            raise GameNotFound(f"no game with id {game_id}")
+        old = Retention(row[0], row[1])
+        new = retention.settle(old, hot_days, archive_days)
+        conn.execute(
+            "UPDATE games SET hot_days = %s, archive_days = %s WHERE game_id = %s",
+            (new.hot_days, new.archive_days, game_id),
+        )
+    return RetentionChange(old, new)
 
 
 GRANT_SQL: Final = """

@@ -53,6 +53,11 @@ ROUTES = [
     Route("/v1/games", endpoint("games", games.list_games), methods=["GET"]),
     Route("/v1/games", endpoint("game_create", games.create_game, "json"), methods=["POST"]),
     Route(_GAME, endpoint("game", games.get_game), methods=["GET"]),
+    Route(
+        f"{_GAME}/retention",
+        endpoint("game_retention", games.set_retention, "json"),
+        methods=["PUT"],
+    ),
     Route(f"{_GAME}/members", endpoint("members", members.list_members), methods=["GET"]),
     Route(f"{_GAME}/members", endpoint("member_add", members.add_member, "json"), methods=["POST"]),
     Route(

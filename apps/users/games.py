@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, Final
 
-from apps.core import keys
+from apps.core import keys, retention
 from apps.core import tokens as token_format
 from apps.core.errors import BatchError
 from apps.store import accounts, audit, games, tokens
@@ -33,6 +33,8 @@ def game_json(game: games.Game, role: str) -> dict[str, Any]:
         "late_horizon_days": game.late_horizon_days,
         "created_at": game.created_at.isoformat(),
         "active_keys": game.active_keys,
+        "hot_days": game.hot_days,
+        "archive_days": game.archive_days,
         "role": role,
     }
 
@@ -89,6 +91,28 @@ def get_game(call: Call) -> Reply:
         return Reply(200, game_json(games.get_game(call.conn, gid), role))
     except games.GameNotFound:
         raise NotFound(f"no game with id {gid}", "game_id") from None
+
+
+def set_retention(call: Call) -> Reply:
+    """Admin, like the other changes that decide what the game keeps (privacy erasures):
+    raw events only ever leave for the archive or past the windows the admin sets, and
+    rollups are never dropped. Values are checked alone before the role (400 naming the
+    field), against the stored ones after it (so a stranger learns nothing of them)."""
+    gid = game_id(call)
+    body = inputs.json_object(call.body, set(retention.BOUNDS))
+    given = {name: retention.check_value(name, body[name]) for name in retention.BOUNDS
+             if body.get(name) is not None}  # fmt: skip
+    if not given:
+        raise BatchError("hot_days", "give hot_days, archive_days or both")
+    role = require(call.caller(), gid, "admin")
+    with call.conn.transaction():
+        change = games.set_retention(
+            call.conn, gid, given.get("hot_days"), given.get("archive_days")
+        )
+        audit.record(call.conn, call.actor(), "game.retention", f"game:{gid}", gid,
+                     {"old": change.old.as_dict(), "new": change.new.as_dict()})  # fmt: skip
+        game = games.get_game(call.conn, gid)
+    return Reply(200, game_json(game, role))
 
 
 def rotate_key(call: Call) -> Reply:

@@ -7,7 +7,7 @@ running service against it, so a handler that drifts from it fails them.
 
 from typing import Any, Final
 
-from apps.core import limits
+from apps.core import limits, retention
 from apps.core.privacy import KINDS, STATUSES
 from apps.core.roles import ROLES
 
@@ -20,6 +20,10 @@ _PARAMS: Final[dict[str, Any]] = {
 }
 """Path parameters that are not UUIDs."""
 _NULLABLE_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
+_RETENTION: Final[dict[str, Any]] = {
+    name: {"type": "integer", "minimum": low, "maximum": high}
+    for name, (low, high) in retention.BOUNDS.items()
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -64,9 +68,17 @@ SCHEMAS: Final[dict[str, Any]] = {
             "late_horizon_days": {"type": ["integer", "null"]},
             "created_at": _TIME,
             "active_keys": {"type": "integer", "minimum": 0},
+            "hot_days": _RETENTION["hot_days"],
+            "archive_days": _RETENTION["archive_days"],
             "role": _ROLE,
         }
     ),
+    "RetentionSet": {
+        **_object({}, _RETENTION),
+        "minProperties": 1,
+        "description": "either or both; archive_days must exceed hot_days, or be 0 (never"
+        " archived): both count from the event's day",
+    },
     "Games": _object({"games": {"type": "array", "items": _ref("Game")}}),
     "GameCreate": _object(
         {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
@@ -304,6 +316,16 @@ PATHS: Final[dict[str, Any]] = {
         ),
     },
     "/v1/games/{game_id}": {"get": _op("one game (viewer)", ("200", "Game"), "404", params=_G)},
+    "/v1/games/{game_id}/retention": {
+        "put": _op(
+            "how long the game's raw events are kept: hot_days in PostgreSQL, archive_days in"
+            " the archive (admin)",
+            ("200", "Game"),
+            "403 404",
+            body="RetentionSet",
+            params=_G,
+        ),
+    },
     "/v1/games/{game_id}/members": {
         "get": _op("the game's members (admin)", ("200", "Members"), "403 404", params=_G),
         "post": _op(
@@ -458,6 +480,7 @@ _IDS: Final = {
     ("/v1/me", "get"): "me", ("/v1/me/password", "post"): "password_change",
     ("/v1/games", "get"): "games", ("/v1/games", "post"): "game_create",
     ("/v1/games/{game_id}", "get"): "game",
+    ("/v1/games/{game_id}/retention", "put"): "game_retention",
     ("/v1/games/{game_id}/members", "get"): "members",
     ("/v1/games/{game_id}/members", "post"): "member_add",
     ("/v1/games/{game_id}/members/{account_id}", "put"): "member_set",

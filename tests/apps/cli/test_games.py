@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import uuid
 
 import httpx
 import psycopg
@@ -107,3 +108,65 @@ def test_every_change_is_audited_without_the_keys(endpoints: Endpoints) -> None:
     ]  # fmt: skip
     keys = [created["ingest_key"], json.loads(rotated.stdout)["ingest_key"]]
     assert not any(key in text for *_, text in rows for key in keys)
+
+
+def test_set_retention_changes_one_game_is_listed_and_audited(endpoints: Endpoints) -> None:
+    mine = json.loads(games(endpoints, "create", "Kept", "--json").stdout)["game_id"]
+    theirs = json.loads(games(endpoints, "create", "Other", "--json").stdout)["game_id"]
+    listed = {g["game_id"]: g for g in json.loads(games(endpoints, "list", "--json").stdout)}
+    assert (listed[mine]["hot_days"], listed[mine]["archive_days"]) == (30, 730)
+
+    done = games(endpoints, "set-retention", mine, "--hot-days", "90", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"game_id": mine, "hot_days": 90, "archive_days": 730}
+    done = games(endpoints, "set-retention", mine, "--archive-days", "0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{mine}: PostgreSQL 90 days, never archived"
+
+    listed = {g["game_id"]: g for g in json.loads(games(endpoints, "list", "--json").stdout)}
+    assert (listed[mine]["hot_days"], listed[mine]["archive_days"]) == (90, 0)
+    assert (listed[theirs]["hot_days"], listed[theirs]["archive_days"]) == (30, 730)
+    [line] = [row for row in games(endpoints, "list").stdout.splitlines() if row.startswith(mine)]
+    assert line.split()[3:5] == ["90", "0"]
+    assert games(endpoints, "list").stdout.splitlines()[0].split()[4:6] == ["HOT", "ARCHIVE"]
+
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        rows = conn.execute(
+            "SELECT actor, details FROM audit_log WHERE game_id = %s AND action = 'game.retention'"
+            " ORDER BY entry_id",
+            (mine,),
+        ).fetchall()
+    assert rows == [
+        ("cli", {"old": {"hot_days": 30, "archive_days": 730},
+                 "new": {"hot_days": 90, "archive_days": 730}}),
+        ("cli", {"old": {"hot_days": 90, "archive_days": 730},
+                 "new": {"hot_days": 90, "archive_days": 0}}),
+    ]  # fmt: skip
+
+
+def test_set_retention_errors_name_the_flag_and_change_nothing(endpoints: Endpoints) -> None:
+    game_id = json.loads(games(endpoints, "create", "Strict", "--json").stdout)["game_id"]
+    for args, status, flag, says in (
+        (["--hot-days", "0"], 2, "--hot-days", "0; allowed 1 to 3650"),
+        (["--hot-days", "ten"], 2, "--hot-days", "must be an integer 1 to 3650"),
+        (["--archive-days", "36501"], 2, "--archive-days", "allowed 0 to 36500"),
+        (["--archive-days", "-1"], 2, "--archive-days", "allowed 0 to 36500"),
+        (["--hot-days", "800"], 1, "--hot-days", "--archive-days (730) must exceed --hot-days"),
+        (["--hot-days", "60", "--archive-days", "60"], 1, "--archive-days", "must exceed"),
+        ([], 1, "--hot-days, --archive-days or both", "give"),
+    ):
+        done = games(endpoints, "set-retention", game_id, *args)
+        assert done.returncode == status, (args, done.stderr)
+        assert flag in done.stderr, (args, done.stderr)
+        assert says in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    missing = games(endpoints, "set-retention", str(uuid.uuid4()), "--hot-days", "5")
+    assert (missing.returncode, "no game with id" in missing.stderr) == (1, True)
+    listed = {g["game_id"]: g for g in json.loads(games(endpoints, "list", "--json").stdout)}
+    assert (listed[game_id]["hot_days"], listed[game_id]["archive_days"]) == (30, 730)
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        audited = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE game_id = %s AND action = 'game.retention'",
+            (game_id,),
+        ).fetchone()
+    assert audited == (0,)

@@ -76,7 +76,7 @@ def _paths(w: Fixture, b: Fixture) -> list[str]:
         base = f"/v1/games/{g.game}"
         paths += [base, f"{base}/members", f"{base}/members/{g.account}", f"{base}/keys/rotate",
                   f"{base}/keys/revoke", f"{base}/tokens", f"{base}/tokens/{g.token}",
-                  f"{base}/players/ana"]  # fmt: skip
+                  f"{base}/players/ana", f"{base}/retention"]  # fmt: skip
     return paths
 
 
@@ -91,7 +91,8 @@ hostile_json: st.SearchStrategy[Any] = st.recursive(
     max_leaves=12,
 )
 FIELDS = ["email", "password", "name", "rate_limit_eps", "late_horizon_days", "role",
-          "grace_seconds", "ingest_key", "current_password", "new_password"]  # fmt: skip
+          "grace_seconds", "ingest_key", "current_password", "new_password", "hot_days",
+          "archive_days"]  # fmt: skip
 bodies = st.dictionaries(st.sampled_from(FIELDS) | hostile_text, hostile_json, max_size=4)
 
 

@@ -28,6 +28,7 @@ class Op:
 
 OPS = (
     Op("GET", "/v1/games/{game}", "viewer", 200),
+    Op("PUT", "/v1/games/{game}/retention", "admin", 200, {"hot_days": 60, "archive_days": 0}),
     Op("GET", "/v1/games/{game}/members", "admin", 200),
     Op("PUT", "/v1/games/{game}/members/{account}", "admin", 200, {"role": "viewer"}),
     Op("DELETE", "/v1/games/{game}/members/{account}", "admin", 204),
