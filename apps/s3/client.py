@@ -53,9 +53,11 @@ def ensure_buckets(s3: Any, names: Iterable[str]) -> list[str]:
     account, access denied) and EndpointConnectionError when S3 cannot be reached."""
     region = s3.meta.region_name
     # us-east-1 is the one region that takes no location constraint.
-    where = {} if region in (None, "us-east-1") else {
-        "CreateBucketConfiguration": {"LocationConstraint": region}
-    }
+    where = (
+        {}
+        if region in (None, "us-east-1")
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
     created = []
     for name in names:
         try:

@@ -8,9 +8,9 @@ host and port variables are named after the service and default to its
 """
 
 import math
-from urllib.parse import urlsplit
 from dataclasses import field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from apps.core.currency import USD_PER_UNIT
 from apps.core.errors import ConfigError
@@ -35,8 +35,6 @@ REDIS_URL: Final = env(
     "REDIS_URL", "redis:// or rediss:// URL (credentials included)", secret=True,
     wire=Wire.REDIS_URL,
 )  # fmt: skip
-
-
 
 
 def parse_s3_endpoint(key: str, raw: str) -> str:
