@@ -13,6 +13,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import urllib.request
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -245,6 +246,7 @@ class EmbeddedS3(_Child):
 
     data_dir: Path = Path()
     port: int = 0
+    _ports: dict[str, int] = field(default_factory=dict, init=False)
 
     @property
     def url(self) -> str:
@@ -270,7 +272,7 @@ class EmbeddedS3(_Child):
         identities.write_text(json.dumps({"identities": [identity]}))
         # Its other servers listen on loopback too; each gRPC port is chosen, not derived
         # (+10000), so two stores (parallel test sessions) never collide.
-        ports = {name: process.free_port() for name in (
+        self._ports = ports = {name: process.free_port() for name in (
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
             "filer.port", "filer.port.grpc", "s3.port.grpc",
         )}  # fmt: skip
@@ -296,15 +298,33 @@ class EmbeddedS3(_Child):
         s3 = client(
             replace(self.settings, connect_timeout=quick, read_timeout=quick, max_attempts=1)
         )
+        master = ports["master.port"]
+        # The gateway answers before it can store: a volume server must have joined the
+        # master (its first heartbeat can miss the master's election and retry 5 s later).
         process.wait_until(
-            lambda: _answers(s3), timeout=60, what="SeaweedFS S3", proc=self.proc,
-            log_path=self.log_path,
+            lambda: _answers(s3) and _has_volume_server(master), timeout=60,
+            what="SeaweedFS S3", proc=self.proc, log_path=self.log_path,
         )  # fmt: skip
 
     def stop(self, timeout: float) -> None:
         # Its filer waits 15 s for gRPC streams to end on SIGTERM; what it acknowledged is
         # already in its files (written before the answer), so a kill after 2 s loses nothing.
         self._stop(signal.SIGTERM, min(timeout, 2.0))
+        # Each of its servers also listens on /tmp/seaweedfs-<server>-<port>.sock (a fixed
+        # folder) and a killed one leaves the file: remove those of the ports it had.
+        for port in (self.port, *self._ports.values()):
+            for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108
+                path.unlink(missing_ok=True)
+
+
+def _has_volume_server(master_port: int) -> bool:
+    url = f"http://127.0.0.1:{master_port}/dir/status"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            topology = json.load(answer).get("Topology", {})
+    except (OSError, ValueError):
+        return False
+    return bool(topology.get("DataCenters")) and topology.get("Free", 0) > 0
 
 
 def _answers(s3: object) -> bool:
