@@ -249,7 +249,10 @@ def _start_s3(
 
         def create_buckets() -> None:
             # Again after a restart: a store started on an emptied data dir has none.
-            ensure_buckets(client(store.settings), names)
+            try:
+                ensure_buckets(client(store.settings), names)
+            except (BotoCoreError, ClientError) as e:
+                raise StartFailed(f"cannot create the buckets on the local S3: {e}") from None
 
         supervisor.start(store, after_start=create_buckets)
         return wires | {

@@ -270,6 +270,9 @@ class EmbeddedS3(_Child):
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         identities.write_text(json.dumps({"identities": [identity]}))
+        # Read from the working directory: a new bucket gets 2 volumes, not 7 (each bucket
+        # is a collection with volumes of its own; tests make many buckets).
+        (self.data_dir / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 2\n")
         # Its other servers listen on loopback too; each gRPC port is chosen, not derived
         # (+10000), so two stores (parallel test sessions) never collide.
         self._ports = ports = {name: process.free_port() for name in (
@@ -282,9 +285,8 @@ class EmbeddedS3(_Child):
             f"-s3.config={identities}",
             # Off: the Iceberg catalog and Lance servers would take fixed ports (8181, 9101).
             "-s3.port.iceberg=0", "-s3.port.lance=0",
-            # Small volumes, as many as the disk holds: every bucket is a collection with
-            # volumes of its own, and the default (8 volumes of 30 GB) runs out of volumes
-            # after a few buckets.
+            # Small volumes, as many as the disk holds: the default (8 volumes of 30 GB)
+            # runs out of volumes after a bucket or two.
             "-master.volumeSizeLimitMB=64", "-volume.max=0",
             # Stop at once on SIGTERM instead of telling the master and waiting 10 s.
             "-volume.preStopSeconds=0",
