@@ -1,4 +1,5 @@
-"""Session-wide real servers (embedded PostgreSQL, Tansu, Redis) and per-test isolation by game."""
+"""Session-wide real servers (embedded PostgreSQL, Tansu, Redis, S3) and per-test isolation
+by game (by bucket or key prefix for S3)."""
 
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from apps.kafka.admin import ensure_topics
 from apps.local.process import free_port
-from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, Tansu
+from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, EmbeddedS3, Tansu
 from apps.store import games
 from apps.store.migrate import migrate
 from tests.support.servers import Endpoints, UvicornThread, ingest_settings, log_dir, running_ingest
@@ -41,6 +42,19 @@ def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     finally:
         for server in reversed(started):
             server.stop(10)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
+    """The local S3 store (SeaweedFS), started once, and only in sessions with a test that
+    asks for it (about 4 s); tests isolate by bucket or key prefix."""
+    base = tmp_path_factory.mktemp("s3")
+    store = EmbeddedS3("s3", log_dir(base) / "s3.log", data_dir=base / "data", port=free_port())
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop(10)
 
 
 @pytest.fixture(scope="session")

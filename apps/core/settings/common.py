@@ -1,7 +1,8 @@
 """Variables several services share, declared once, and the per-service listen address.
 
-`STACK`, `POSTGRES_DSN`, `KAFKA_BOOTSTRAP`, `REDIS_URL` and `USD_RATES` mean the
-same for every service that reads them, so they are one declaration; each service's
+`STACK`, `POSTGRES_DSN`, `KAFKA_BOOTSTRAP`, `REDIS_URL`, `USD_RATES` and the S3
+variables mean the same for every service that reads them, so they are one
+declaration (the S3 ones are grouped by `apps/core/settings/s3.py`); each service's
 host and port variables are named after the service and default to its
 `apps/core/services.py` entry.
 """
@@ -9,6 +10,7 @@ host and port variables are named after the service and default to its
 import math
 from dataclasses import field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from apps.core.currency import USD_PER_UNIT
 from apps.core.errors import ConfigError
@@ -33,6 +35,48 @@ REDIS_URL: Final = env(
     "REDIS_URL", "redis:// or rediss:// URL (credentials included)", secret=True,
     wire=Wire.REDIS_URL,
 )  # fmt: skip
+
+
+def parse_s3_endpoint(key: str, raw: str) -> str:
+    """An http(s) URL with a host and an optional port, nothing more (credentials apart)."""
+    url = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as e:
+        raise ConfigError(f"{key}={raw!r} is not a URL: {e}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{key}={raw!r} must be an http:// or https:// URL with a host")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(
+            f"{key}={raw!r} must be scheme://host[:port] only; credentials have their own "
+            "variables (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)"
+        )
+    return url
+
+
+S3_ENDPOINT: Final = env(
+    "S3_ENDPOINT",
+    "http(s):// URL of an S3-compatible store; unset in AWS, where boto3 finds S3 itself",
+    wire=Wire.S3_ENDPOINT,
+    parse=parse_s3_endpoint,
+)
+S3_REGION: Final = env(
+    "S3_REGION", "the buckets' region; unset: the AWS default chain (AWS_REGION in a pod)"
+)
+S3_ACCESS_KEY_ID: Final = env(
+    "S3_ACCESS_KEY_ID",
+    "access key of the local store; unset in AWS, where the pod's IRSA role signs requests",
+    secret=True,
+    wire=Wire.S3_ACCESS_KEY_ID,
+)
+S3_SECRET_ACCESS_KEY: Final = env(
+    "S3_SECRET_ACCESS_KEY", "secret of S3_ACCESS_KEY_ID", secret=True,
+    wire=Wire.S3_SECRET_ACCESS_KEY,
+)  # fmt: skip
+ARCHIVE_BUCKET: Final = env(
+    "S3_ARCHIVE_BUCKET", "the bucket of the raw-event archive", wire=Wire.ARCHIVE_BUCKET
+)
 
 
 def variable_prefix(service: Service) -> str:

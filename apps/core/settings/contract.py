@@ -50,6 +50,9 @@ class Wire(enum.StrEnum):
     REDIS_URL = "redis_url"
     CONSUMER_GROUP = "consumer_group"
     ARCHIVE_BUCKET = "archive_bucket"
+    S3_ENDPOINT = "s3_endpoint"
+    S3_ACCESS_KEY_ID = "s3_access_key_id"
+    S3_SECRET_ACCESS_KEY = "s3_secret_access_key"  # noqa: S105 - a name, not a secret
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,8 +15,12 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
+from apps.core.buckets import ARCHIVE
+from apps.core.settings.s3 import S3Settings
 from apps.core.topics import ALL as TOPICS
 from apps.local.process import free_port
+from apps.local.servers import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, EmbeddedS3
+from apps.s3.client import client
 from apps.store import tokens
 from apps.store.migrate import migration_files
 from tests.support.factory import batch, event
@@ -34,10 +38,11 @@ class Dev:
     endpoints: dict[str, str]
 
 
-def start_dev(data_dir: Path, *extra: str) -> Dev:
+def start_dev(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Dev:
     proc = subprocess.Popen(
         [*GAMEMETRICS, "dev", "--data-dir", str(data_dir), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     path = data_dir / "endpoints.json"
 
@@ -96,6 +101,13 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     topics = AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]}).list_topics(timeout=10)
     assert {t.name for t in TOPICS} <= set(topics.topics)
     assert redis.Redis.from_url(ep["redis_url"]).ping()
+    # The local S3: its buckets exist and take objects through the wired credentials.
+    assert ep["s3_endpoint"].startswith("http://127.0.0.1:")
+    assert ep["archive_bucket"] == ARCHIVE.local_name
+    store = client(S3Settings(endpoint=ep["s3_endpoint"], access_key_id=S3_ACCESS_KEY_ID,
+                              secret_access_key=S3_SECRET_ACCESS_KEY))  # fmt: skip
+    store.put_object(Bucket=ep["archive_bucket"], Key="dev-test", Body=b"ok")
+    assert store.get_object(Bucket=ep["archive_bucket"], Key="dev-test")["Body"].read() == b"ok"
 
     created = games_cli(dev.data_dir, "create", "Space Race", "--json")
     assert created.returncode == 0, created.stderr
@@ -138,8 +150,8 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     assert seen.json()["data"]["games"] == [{"id": created_id(created)}]
 
     children = descendants(dev.proc.pid)
-    # postgres (and its workers), tansu, redis, ingest, processor, analytics, users
-    assert len(children) >= 7
+    # postgres (and its workers), tansu, redis, weed, ingest, processor, analytics, users
+    assert len(children) >= 8
     # Users awaits the processor's progress: it is told where the broker is, as the
     # processor is (its contract wires the bootstrap; apps/core/services.USERS.awaits).
     for name in ("users", "processor"):
@@ -152,7 +164,7 @@ def test_dev_starts_everything_and_ctrl_c_leaves_nothing_behind(dev: Dev) -> Non
     assert [pid for pid in children if alive(pid)] == []
     assert not (dev.data_dir / "endpoints.json").exists()
     for name in ("ingest_url", "graphql_url", "users_url", "postgres_dsn", "kafka_bootstrap",
-                 "redis_url"):  # fmt: skip
+                 "redis_url", "s3_endpoint"):  # fmt: skip
         assert name in out
 
 
@@ -219,20 +231,30 @@ def test_a_crashed_service_is_reported_and_restarted(dev: Dev) -> None:
 
 
 def test_external_servers_are_used_instead_of_embedded_ones(
-    tmp_path: Path, endpoints: Endpoints
+    tmp_path: Path, endpoints: Endpoints, s3: EmbeddedS3
 ) -> None:
+    # An existing store is reached with the caller's AWS credentials, as boto3 finds them.
+    credentials = {"AWS_ACCESS_KEY_ID": S3_ACCESS_KEY_ID,
+                   "AWS_SECRET_ACCESS_KEY": S3_SECRET_ACCESS_KEY}  # fmt: skip
     dev = start_dev(
         tmp_path / "gm",
         "--postgres-url", endpoints.postgres_dsn,
         "--kafka-bootstrap", endpoints.kafka_bootstrap,
         "--redis-url", endpoints.redis_url,
+        "--s3-endpoint", s3.url,
+        env=credentials,
     )  # fmt: skip
     try:
+        assert dev.endpoints["s3_endpoint"] == s3.url
+        there = [b["Name"] for b in client(s3.settings).list_buckets()["Buckets"]]
+        assert ARCHIVE.local_name in there
         assert dev.endpoints["postgres_dsn"] == endpoints.postgres_dsn
         assert dev.endpoints["kafka_bootstrap"] == endpoints.kafka_bootstrap
         assert dev.endpoints["redis_url"] == endpoints.redis_url
         names = {Path(f"/proc/{p}/cmdline").read_bytes() for p in descendants(dev.proc.pid)}
-        assert not any(b"postgres" in n or b"tansu" in n or b"redis-server" in n for n in names)
+        assert not any(
+            b"postgres" in n or b"tansu" in n or b"redis-server" in n or b"weed" in n for n in names
+        )
         assert httpx.get(dev.endpoints["ingest_url"] + "/readyz").status_code == 200
     finally:
         stop_dev(dev)
@@ -283,4 +305,17 @@ def test_an_unreachable_external_server_is_a_clear_error(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "cannot migrate PostgreSQL at postgresql://postgres:***@127.0.0.1" in result.stdout
     assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unreachable_s3_endpoint_is_a_clear_error(tmp_path: Path, endpoints: Endpoints) -> None:
+    result = subprocess.run(
+        [*GAMEMETRICS, "dev", "--data-dir", str(tmp_path / "gm"),
+         "--postgres-url", endpoints.postgres_dsn, "--kafka-bootstrap", endpoints.kafka_bootstrap,
+         "--redis-url", endpoints.redis_url, "--s3-endpoint", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cannot create the buckets on S3 at http://127.0.0.1:" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
