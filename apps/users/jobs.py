@@ -162,7 +162,8 @@ class Runner:
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout, KafkaUnavailable) as e:
                 outcome = "retry"
                 after = timedelta(seconds=min(60, 2 ** min(job.attempts, 6)))
-                log.warning("privacy job %s: %s; retrying in %s", job.job_id, _kind(e), after)
+                why = type(e).__name__
+                log.warning("privacy job %s: %s; retrying in %s", job.job_id, why, after)
                 self._hand_back(job, after)
             except JobFailed as e:
                 outcome = "failed"
@@ -332,7 +333,3 @@ def _events(
             (game_id, player_id),
         )
         yield from cur
-
-
-def _kind(e: BaseException) -> str:
-    return type(e).__name__

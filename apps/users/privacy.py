@@ -10,7 +10,7 @@ read; a job of a game the caller has no role on is a 404 like an unknown one.
 import base64
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +24,7 @@ from apps.store import audit, privacy_jobs, suppressions
 from apps.store.privacy_jobs import Job
 from apps.users import inputs
 from apps.users.auth import require
-from apps.users.endpoint import Call, Reply
+from apps.users.endpoint import Call, Connect, Reply
 from apps.users.errors import Conflict, NotFound
 from apps.users.games import game_id
 from apps.users.signing import signer
@@ -45,7 +45,8 @@ def job_url(job_id: uuid.UUID) -> str:
     return f"/v1/privacy/jobs/{job_id}"
 
 
-def job_json(job: Job, settings_retention: Any = None) -> dict[str, Any]:
+def job_json(job: Job, export_retention: timedelta) -> dict[str, Any]:
+    """The job as the API shows it; a done export says when its data expires."""
     out: dict[str, Any] = {
         "job_id": str(job.job_id),
         "kind": job.kind,
@@ -67,8 +68,8 @@ def job_json(job: Job, settings_retention: Any = None) -> dict[str, Any]:
         out["events"] = job.export_events
         out["bytes"] = job.export_bytes
         out["download_url"] = f"{job_url(job.job_id)}/download" if job.status == "done" else None
-        if job.finished_at is not None and settings_retention is not None:
-            out["expires_at"] = (job.finished_at + settings_retention).isoformat()
+        if job.finished_at is not None:
+            out["expires_at"] = (job.finished_at + export_retention).isoformat()
     return out
 
 
@@ -91,7 +92,7 @@ def _ask(call: Call, kind: JobKind, suppress: bool) -> Reply:
             call.conn, actor, f"privacy.{kind}", f"player:sha256:{job.player_digest.hex()}",
             gid, {"job_id": str(job.job_id), "suppress": suppress},
         )  # fmt: skip
-    body = job_json(job)
+    body = job_json(job, call.settings.privacy_export_retention)
     return Reply(202, body, {"Location": job_url(job.job_id)})
 
 
@@ -153,7 +154,7 @@ def _download(call: Call, job: Job) -> Reply:
     )
 
 
-def _parts(connect: Any, job_id: uuid.UUID) -> Iterator[bytes]:
+def _parts(connect: Connect, job_id: uuid.UUID) -> Iterator[bytes]:
     """Each part read on a pooled connection of its own, as the client takes them."""
     seq = -1
     while True:

@@ -168,7 +168,7 @@ def test_an_erasure_leaves_nothing_of_the_player_and_signs_a_receipt_the_cli_ver
     assert receipt["job_id"] == job_id
     assert receipt["game_id"] == str(game.game_id)
     assert receipt["player"] == digest_text(player_digest(game.game_id, "erased"))
-    assert "erased" not in json.dumps(signed).replace('"erased"', "")  # no player id
+    assert "erased" not in _values(signed)  # the player is named by digest only
     assert receipt["erased"]["postgres"]["events.removed"] == 45
     assert receipt["erased"]["postgres"]["event_keys.removed"] == 45
     assert receipt["suppressed"] is False
@@ -196,6 +196,15 @@ def test_an_erasure_leaves_nothing_of_the_player_and_signs_a_receipt_the_cli_ver
     _send(ingest, game, again)
     export_id = ask(jobs_api.url, owner, game.game_id, "erased", "export")
     assert finished(jobs_api.url, owner, export_id)["events"] == 5
+
+
+def _values(tree: object) -> list[object]:
+    """Every scalar value of a JSON document (its keys left out)."""
+    if isinstance(tree, dict):
+        return [v for child in tree.values() for v in _values(child)]
+    if isinstance(tree, list):
+        return [v for child in tree for v in _values(child)]
+    return [tree]
 
 
 def _verify(url: str, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
