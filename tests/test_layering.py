@@ -21,8 +21,9 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 CODE: Final = ("apps", "infra", "stacks", "policies")
 SERVICES: Final = frozenset(s.app.split(":")[0].split(".")[1] for s in services.ALL)
 """The packages of the declared services (`apps.ingest`, ...)."""
-SHARED: Final = frozenset({"core", "edge", "kafka", "s3", "store"})
-"""What the services share: the domain, the HTTP edge, the Kafka, S3 and PostgreSQL clients."""
+SHARED: Final = frozenset({"archive", "core", "edge", "kafka", "s3", "store"})
+"""What the services share: the domain, the HTTP edge, the archive, the Kafka, S3 and
+PostgreSQL clients."""
 TOOLS: Final = frozenset({"cli", "local", "simulate", "bench"})
 """Commands around the services: they may use anything in `apps`."""
 CORE_MAY_USE: Final = frozenset({"msgspec", "cryptography"})

@@ -111,7 +111,8 @@ ANALYTICS: Final = Service(
     app="apps.analytics.app:create_app",
     port=8082,
     public=True,
-    needs=frozenset({"postgres", "redis"}),
+    # S3: funnels and event counts over archived days read the archive (apps/archive/read.py).
+    needs=frozenset({"postgres", "redis", "s3"}),
     scaling={
         "dev": Scaling(1, 2),
         "staging": Scaling(2, 4),
@@ -128,8 +129,9 @@ USERS: Final = Service(
     port=8083,
     public=True,
     # Login throttling is kept in PostgreSQL (apps/store/logins.py): no Redis needed.
-    # Kafka: privacy jobs wait for the processor's committed offsets (apps/users/progress.py).
-    needs=frozenset({"postgres", "kafka"}),
+    # Kafka: privacy jobs wait for the processor's committed offsets (apps/kafka/progress.py).
+    # S3: exports and erasures reach the player's archived events (apps/archive/).
+    needs=frozenset({"postgres", "kafka", "s3"}),
     awaits=(PROCESSOR,),
     scaling={
         "dev": Scaling(1, 2),
@@ -142,7 +144,24 @@ USERS: Final = Service(
     endpoint_key="users_url",
 )
 
-ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS, USERS)
+RETENTION: Final = Service(
+    name="retention",
+    app="apps.retention.app:create_app",
+    port=8087,
+    public=False,
+    # PostgreSQL: the raw events it moves and the archive's catalog; S3: the archive;
+    # Kafka: a pass deletes a day only once the processor has stored every event that
+    # ingestion could still accept for it (apps/kafka/progress.py).
+    needs=frozenset({"postgres", "kafka", "s3"}),
+    awaits=(PROCESSOR,),
+    # One pass at a time (a PostgreSQL lock makes a second replica wait): one replica.
+    scaling={"dev": Scaling(1, 1), "staging": Scaling(1, 1), "prod": Scaling(1, 1)},
+    # A pass holds one part (RETENTION_ROWS_PER_PART rows) in memory at a time.
+    memory_request_mib=512,
+    memory_limit_mib=1024,
+)
+
+ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS, USERS, RETENTION)
 
 
 def by_name(name: str) -> Service:

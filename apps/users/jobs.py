@@ -3,7 +3,7 @@ jobs from PostgreSQL and run them to a receipt or an export, surviving their own
 
 Each job runs under a lease (apps/store/privacy_jobs.py) that a heartbeat renews. A job
 first waits until the processor has stored every event in flight when it started
-(apps/users/progress.py), then:
+(apps/kafka/progress.py), then:
 - an erasure runs every registered eraser (apps/core/erasers.py) not yet recorded as
   done, PostgreSQL's in one transaction with the record of its counts, then signs the
   receipt and finishes, in one transaction with its audit entry;
@@ -29,12 +29,12 @@ import psycopg_pool
 from psycopg.rows import TupleRow, dict_row
 
 from apps.core.erasers import Erasers, ErasureFailed
+from apps.kafka.progress import KafkaUnavailable, Progress, behind
 from apps.store import audit, game_lock, privacy_jobs, profiles
 from apps.store.audit import Actor
 from apps.store.erasure import POSTGRES, ErasureCounts, erase_player
 from apps.store.privacy_jobs import Job, LeaseLost
 from apps.users import export
-from apps.users.progress import KafkaUnavailable, Progress, behind
 from apps.users.receipt import erasure_receipt
 from apps.users.runtime import Runtime
 from apps.users.signing import Signer, signer
@@ -99,7 +99,7 @@ class Runner:
 
     def __init__(self, rt: Runtime, erasers: Erasers, threads: int) -> None:
         self._rt, self._erasers = rt, erasers
-        self._progress = Progress(rt.settings)
+        self._progress = Progress(rt.settings, "gamemetrics-users-privacy")
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"privacy-runner-{i}", daemon=True)

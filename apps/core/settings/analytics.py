@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
-from apps.core import services
+from apps.core import buckets, services
 from apps.core.settings import common
 from apps.core.settings.contract import SECTION, ServiceSettings, Settings, env
+from apps.core.settings.s3 import S3Settings
 from apps.core.topics import Stack
 
 
@@ -97,6 +98,8 @@ class AnalyticsSettings(ServiceSettings):
     port: int = common.port(services.ANALYTICS)
     workers: int = common.workers(services.ANALYTICS)
     stack: Stack = field(default="local", metadata=common.STACK)
+    archive_bucket: str = field(default=buckets.ARCHIVE.local_name, metadata=common.ARCHIVE_BUCKET)
+    s3: S3Settings = field(default_factory=S3Settings, metadata=SECTION)
     pool_size: int = field(
         default=10,
         metadata=env(

@@ -77,6 +77,12 @@ S3_SECRET_ACCESS_KEY: Final = env(
 ARCHIVE_BUCKET: Final = env(
     "S3_ARCHIVE_BUCKET", "the bucket of the raw-event archive", wire=Wire.ARCHIVE_BUCKET
 )
+LATE_HORIZON: Final = env(
+    "LATE_HORIZON_SECONDS",
+    "how old an event may be when it arrives (a game may set its own): ingestion refuses"
+    " older ones, and retention moves a day out of PostgreSQL only once it is past it",
+    minimum=60,
+)
 
 
 def variable_prefix(service: Service) -> str:

@@ -23,12 +23,7 @@ class IngestSettings(ServiceSettings):
     stack: Stack = field(default="local", metadata=common.STACK)
     events_topic: str = EVENTS.name
     late_horizon: timedelta = field(
-        default=limits.DEFAULT_LATE_HORIZON,
-        metadata=env(
-            "LATE_HORIZON_SECONDS",
-            "how old an event may be when it arrives (a game may set its own)",
-            minimum=60,
-        ),
+        default=limits.DEFAULT_LATE_HORIZON, metadata=common.LATE_HORIZON
     )
     delivery_timeout: timedelta = field(
         default=timedelta(seconds=5),

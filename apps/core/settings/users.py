@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 
-from apps.core import services
+from apps.core import buckets, services
 from apps.core.settings import common
 from apps.core.settings.contract import SECTION, ServiceSettings, env
 from apps.core.settings.kafka_tls import KafkaTls
+from apps.core.settings.s3 import S3Settings
 from apps.core.topics import EVENTS, Stack
 
 
@@ -128,6 +129,8 @@ class UsersSettings(ServiceSettings):
     events_topic: str = EVENTS.name
     usd_rates: tuple[tuple[str, float], ...] = common.usd_rates()
     """Player profiles' revenue, converted as the analytics API converts it."""
+    archive_bucket: str = field(default=buckets.ARCHIVE.local_name, metadata=common.ARCHIVE_BUCKET)
+    s3: S3Settings = field(default_factory=S3Settings, metadata=SECTION)
     kafka_tls: KafkaTls | None = field(default=None, metadata=SECTION)
 
     @property

@@ -13,10 +13,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from apps.core.erasers import Erasers
 from apps.core.settings.users import UsersSettings
+from apps.kafka.progress import Progress
 from apps.store import privacy_jobs
 from apps.store.erasure import register_postgres
 from apps.users.jobs import Runner
-from apps.users.progress import Progress
 from apps.users.runtime import open_runtime
 from tests.conftest import new_game
 from tests.support.poll import poll_until
@@ -41,7 +41,7 @@ class Archive:
 def _caught_up_group(settings: UsersSettings) -> str:
     """A consumer group committed at the topic's exact end: jobs do not wait for it."""
     group = f"caught-up-{uuid.uuid4().hex[:8]}"
-    ends = Progress(settings).end_offsets()
+    ends = Progress(settings, "test-jobs").end_offsets()
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
     consumer.commit(
         offsets=[TopicPartition(settings.events_topic, p, n) for p, n in ends.items()],

@@ -1,7 +1,9 @@
 """Where the events topic ends, and how far the processor has stored it (Kafka offsets).
 
-A privacy job first takes the end offset of every partition of the events topic: every
-event accepted before the job started lies below them. It then waits until the
+Read by the services that wait for the processor (`Service.awaits`): the user
+service's privacy jobs and the retention service's passes. A privacy job first takes
+the end offset of every partition of the events topic: every event accepted before
+the job started lies below them. It then waits until the
 processor's consumer group has committed past each of them (the processor commits a
 record's offset once the record is stored or dead-lettered), so the erasure or export
 that follows sees every event of the player that was in flight.
@@ -17,14 +19,25 @@ commits: it only reads the group's committed offsets (OffsetFetch).
 
 import time
 from collections.abc import Mapping
-from typing import Final
+from typing import Protocol
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
-from apps.core.settings.users import UsersSettings
+from apps.core.settings.kafka_tls import KafkaTls
 from apps.kafka.config import consumer_config
 
-_CLIENT_ID: Final = "gamemetrics-users-privacy"
+
+class AwaitsProcessor(Protocol):
+    """The settings of a service that waits for the processor."""
+
+    @property
+    def kafka_bootstrap(self) -> str: ...
+    @property
+    def processor_group(self) -> str: ...
+    @property
+    def events_topic(self) -> str: ...
+    @property
+    def kafka_tls(self) -> KafkaTls | None: ...
 
 
 class KafkaUnavailable(Exception):
@@ -34,11 +47,11 @@ class KafkaUnavailable(Exception):
 class Progress:
     """Reads the end offsets of the events topic and the processor group's commits."""
 
-    def __init__(self, settings: UsersSettings, timeout: float = 10.0) -> None:
+    def __init__(self, settings: AwaitsProcessor, client_id: str, timeout: float = 10.0) -> None:
         self._topic = settings.events_topic
         self._timeout = timeout
         self._config = consumer_config(
-            settings.kafka_bootstrap, group_id=settings.processor_group, client_id=_CLIENT_ID,
+            settings.kafka_bootstrap, group_id=settings.processor_group, client_id=client_id,
             tls=settings.kafka_tls,
         ) | {"enable.partition.eof": True, "auto.offset.reset": "latest"}  # fmt: skip
 

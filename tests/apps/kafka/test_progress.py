@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from apps.users.progress import Progress, behind
+from apps.kafka.progress import Progress, behind
 from tests.support.poll import poll_until
 from tests.support.servers import Endpoints
 from tests.support.topic import read_records, topic_with
@@ -34,7 +34,7 @@ def test_end_offsets_count_every_record_and_a_group_is_behind_until_it_commits(
     consumer.close()
     group = f"progress-{uuid.uuid4().hex[:8]}"
     settings = replace(users_settings(endpoints), events_topic=topic, processor_group=group)
-    progress = Progress(settings)
+    progress = Progress(settings, "test-progress")
 
     ends = progress.end_offsets()
     assert sum(ends.values()) == len(read_records(bootstrap, topic)) == 400
@@ -83,7 +83,7 @@ def test_end_offsets_answer_while_producers_keep_writing(endpoints: Endpoints) -
         poll_until(lambda: min(acked.values()) > 2000, timeout=30, what="records on the topic")
         settings = replace(users_settings(endpoints), events_topic=topic)
         before = dict(acked)
-        ends = Progress(settings, timeout=10).end_offsets()
+        ends = Progress(settings, "test-progress", timeout=10).end_offsets()
         after = dict(acked)
     finally:
         stop.set()
