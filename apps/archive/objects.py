@@ -126,4 +126,8 @@ def delete_day(s3: Any, bucket: str, game_id: uuid.UUID, day: date) -> int:
     is still found by its manifest and finished by the next pass)."""
     prefix = archive.day_prefix(game_id, day)
     names = sorted(day_objects(s3, bucket, game_id, day), key=lambda n: n == archive.MANIFEST)
-    return delete_keys(s3, bucket, (prefix + n for n in names))
+    deleted = delete_keys(s3, bucket, (prefix + n for n in names))
+    # SeaweedFS keeps the emptied folder, and lists it, until its own key is deleted; on AWS
+    # no such key exists and deleting it is a no-op.
+    s3.delete_object(Bucket=bucket, Key=prefix)
+    return deleted

@@ -17,6 +17,7 @@ from apps.cli import (
     infra,
     policy,
     privacy,
+    retention,
     serve,
     settings,
     simulate,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         infra,
         policy,
         privacy,
+        retention,
     ):
         module.register(sub)
     return parser

@@ -198,6 +198,9 @@ def _start_everything(
         "redis_url": redis_url,
         "s3_endpoint": s3_wires[Wire.S3_ENDPOINT],
         "archive_bucket": s3_wires[Wire.ARCHIVE_BUCKET],
+        # Commands run beside the platform sign with the embedded store's local identity,
+        # or with the caller's own AWS credentials for a store given by --s3-endpoint.
+        "s3_credentials": "embedded" if Wire.S3_ACCESS_KEY_ID in s3_wires else "environment",
     }
     supplied = {
         **s3_wires,

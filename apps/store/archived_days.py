@@ -86,6 +86,12 @@ def of_game(
     return [_day(r) for r in rows]
 
 
+def all_days(conn: psycopg.Connection[TupleRow]) -> list[ArchivedDay]:
+    """Every catalogued day of every game (a pass reads them once)."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM archived_days").fetchall()  # noqa: S608
+    return [_day(r) for r in rows]
+
+
 def record(
     conn: psycopg.Connection[TupleRow], manifest: Manifest, state: DayState,
     restored_until: datetime | None = None,

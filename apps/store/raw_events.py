@@ -79,8 +79,11 @@ def stream_day(
         " TO STDOUT (FORMAT csv)"
     ).format(sql.SQL(_SELECT), game_id, start, end)
     with conn.cursor().copy(query) as copy:
+        stream = io.BufferedReader(_CopyStream(copy), _BLOCK)
+        if not stream.peek(1):
+            return  # no rows (pyarrow refuses an empty CSV)
         reader = pacsv.open_csv(
-            io.BufferedReader(_CopyStream(copy), _BLOCK),
+            stream,
             read_options=pacsv.ReadOptions(
                 column_names=[c.name for c in COLUMNS], use_threads=False, block_size=_BLOCK
             ),

@@ -1,0 +1,1 @@
+"""The data-retention service: raw events age out of PostgreSQL into the Parquet archive."""
