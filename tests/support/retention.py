@@ -1,6 +1,7 @@
 """The retention service's test kit: its settings against the session's servers, games with
 old events written exactly as the processor writes them, and what the archive holds."""
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -67,10 +68,11 @@ def events_on(game_id: uuid.UUID, day: date, n: int, players: int = 7) -> list[R
         fields: dict[str, object] = {
             "game_id": game_id, "event_id": uuid.uuid4(), "event_type": etype,
             "player_id": f"p-{i % players}", "session_id": f"s-{i % 3}" if i % 2 else None,
-            "event_time": t, "client_time": t - timedelta(seconds=2), "received_at": t + timedelta(seconds=1),
+            "event_time": t, "client_time": t - timedelta(seconds=2),
+            "received_at": t + timedelta(seconds=1),
             "platform": ("ios", "android", None)[i % 3], "country": ("DE", None)[i % 2],
             "app_version": "1.2.3" if i % 4 else None,
-            "properties": '{"k": %d, "text": "a,\\"b\\"\\n"}' % i,
+            "properties": json.dumps({"k": i, "text": 'a,"b"\n'}),
             "duration_seconds": 12.5 if etype == "session_end" else None,
             "amount": 0.1 * i if etype == "purchase" else None,
             "currency": "EUR" if etype == "purchase" else None,

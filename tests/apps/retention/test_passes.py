@@ -60,25 +60,32 @@ def test_a_pass_moves_the_days_past_the_hot_window_and_only_those(
 
     report = run(settings, game).report
 
-    assert report.days_archived == 2 and report.rows_archived == 150
-    assert report.rows_deleted == 150 and not report.problems
+    assert report.days_archived == 2
+    assert report.rows_archived == 150
+    assert report.rows_deleted == 150
+    assert not report.problems
     for day in (old, older):
         assert archived_rows(s3, settings.archive_bucket, game, day) == before[day]
         assert pg_rows(dsn, game, day) == {}
         assert keys_of(dsn, game, day) == 0
-    assert len(pg_rows(dsn, game, young)) == 10 and keys_of(dsn, game, young) == 10
+    assert len(pg_rows(dsn, game, young)) == 10
+    assert keys_of(dsn, game, young) == 10
     assert objects.day_objects(s3, settings.archive_bucket, game, young) == {}
     # 120 rows at 50 per part: three parts, each listed with its size, and nothing else.
     files = objects.day_objects(s3, settings.archive_bucket, game, old)
     manifest = objects.get_manifest(s3, settings.archive_bucket, game, old)
-    assert manifest is not None and [p.rows for p in manifest.parts] == [50, 50, 20]
+    assert manifest is not None
+    assert [p.rows for p in manifest.parts] == [50, 50, 20]
     assert files == {archive.MANIFEST: files[archive.MANIFEST]} | {
         p.name: p.bytes for p in manifest.parts
     }
     with psycopg.connect(dsn) as conn:
         entry = archived_days.get(conn, game, old)
-    assert entry is not None and entry.state == "archived" and entry.rows == 120
-    assert entry.parts == manifest.parts and entry.problem is None
+    assert entry is not None
+    assert entry.state == "archived"
+    assert entry.rows == 120
+    assert entry.parts == manifest.parts
+    assert entry.problem is None
 
     again = run(settings, game).report
     assert (again.days_archived, again.rows_deleted, again.bytes_written) == (0, 0, 0)
@@ -96,7 +103,8 @@ def test_a_partition_of_archived_games_alone_is_dropped_whole(
 
     report = run(settings, a, b).report
 
-    assert report.partitions_dropped == 1 and report.days_archived == 2
+    assert report.partitions_dropped == 1
+    assert report.days_archived == 2
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT to_regclass(%s)", (partition_name(day),)).fetchone()
     assert row == (None,)
@@ -120,7 +128,8 @@ def test_one_games_pass_never_touches_another_games_rows_or_files(
 
     s3 = client(settings.s3)
     assert len(archived_rows(s3, settings.archive_bucket, due, day)) == 20
-    assert pg_rows(dsn, kept, day) == kept_rows and keys_of(dsn, kept, day) == 15
+    assert pg_rows(dsn, kept, day) == kept_rows
+    assert keys_of(dsn, kept, day) == 15
     assert objects.archived_days(s3, settings.archive_bucket, kept) == []
     with psycopg.connect(dsn) as conn:
         assert archived_days.of_game(conn, kept) == []
@@ -136,8 +145,10 @@ def test_a_game_without_archive_has_its_old_days_dropped_unarchived(
 
     report = run(settings, game).report
 
-    assert report.days_dropped == 1 and report.days_archived == 0
-    assert pg_rows(dsn, game, old) == {} and keys_of(dsn, game, old) == 0
+    assert report.days_dropped == 1
+    assert report.days_archived == 0
+    assert pg_rows(dsn, game, old) == {}
+    assert keys_of(dsn, game, old) == 0
     assert len(pg_rows(dsn, game, young)) == 5
     assert objects.archived_days(client(settings.s3), settings.archive_bucket, game) == []
 
@@ -171,7 +182,8 @@ def test_a_day_already_past_the_archive_window_is_dropped_not_archived(
 
     report = run(settings, game).report
 
-    assert report.days_dropped == 1 and report.days_archived == 0
+    assert report.days_dropped == 1
+    assert report.days_archived == 0
     assert pg_rows(dsn, game, day) == {}
     assert objects.archived_days(client(settings.s3), settings.archive_bucket, game) == []
 
@@ -191,7 +203,9 @@ def test_late_rows_for_an_archived_day_join_it_in_a_new_part(
 
     report = run(settings, game).report
 
-    assert report.rows_archived == 4 and report.rows_deleted == 4
+    assert report.rows_archived == 4
+    assert report.rows_deleted == 4
     s3 = client(settings.s3)
     rows = archived_rows(s3, settings.archive_bucket, game, day)
-    assert len(rows) == 34 and {str(r[1]) for r in late} <= set(rows)
+    assert len(rows) == 34
+    assert {str(r[1]) for r in late} <= set(rows)
