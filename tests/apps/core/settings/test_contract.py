@@ -155,7 +155,10 @@ def test_wire_writes_only_declared_variables_and_splits_secrets() -> None:
     supplied = {**REQUIRED, Wire.STACK: "prod", Wire.PORT: "1", Wire.ARCHIVE_BUCKET: "b"}
     plain = AnalyticsSettings.wire(supplied, secret=False)
     secret = AnalyticsSettings.wire(supplied, secret=True)
-    assert plain == {"GAMEMETRICS_STACK": "prod", "GAMEMETRICS_ANALYTICS_PORT": "1"}
+    assert plain == {
+        "GAMEMETRICS_STACK": "prod", "GAMEMETRICS_ANALYTICS_PORT": "1",
+        "GAMEMETRICS_S3_ARCHIVE_BUCKET": "b",  # analytics reads archived days
+    }  # fmt: skip
     assert secret == {
         "GAMEMETRICS_POSTGRES_DSN": REQUIRED[Wire.POSTGRES_DSN],
         "GAMEMETRICS_REDIS_URL": REQUIRED[Wire.REDIS_URL],
@@ -169,6 +172,9 @@ CREDENTIALS = {
     "GAMEMETRICS_POSTGRES_DSN",
     "GAMEMETRICS_REDIS_URL",
     "GAMEMETRICS_USERS_PRIVACY_SIGNING_KEY",  # signs erasure receipts
+    # The local S3 store's identity (unset in AWS): the id is secret with its key, a pair.
+    "GAMEMETRICS_S3_ACCESS_KEY_ID",
+    "GAMEMETRICS_S3_SECRET_ACCESS_KEY",
 }
 
 
