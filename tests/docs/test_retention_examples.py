@@ -15,7 +15,12 @@ from apps.local.servers import EmbeddedS3
 from apps.retention.passes import Pass
 from apps.s3.client import client
 from tests.support.retention import (
-    days_ago, events_on, game_with_retention, pg_rows, retention_settings, write,
+    days_ago,
+    events_on,
+    game_with_retention,
+    pg_rows,
+    retention_settings,
+    write,
 )  # fmt: skip
 from tests.support.servers import Endpoints
 
@@ -26,7 +31,7 @@ def example(marker: str) -> str:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     found = [b for b in blocks if b.startswith(f"# {marker}\n")]
     assert len(found) == 1, f"docs/RETENTION.md has no single block marked {marker}"
-    return found[0]
+    return str(found[0])
 
 
 def test_the_duckdb_example_reads_the_archive(
