@@ -370,6 +370,10 @@ class Written:
     """Events of suppressed (erased) players, dropped unstored."""
 
 
+_NO_PARTITION: Final = "no partition of relation"
+"""PostgreSQL's message for a row whose day has no partition."""
+
+
 class BatchWriter:
     """Writes batches over one connection (autocommit off; one transaction per batch)."""
 
@@ -385,6 +389,17 @@ class BatchWriter:
 
     def write(self, rows: Sequence[Row]) -> Written:
         """Store a batch; raises psycopg errors (OperationalError: retry; DataError: bad row)."""
+        try:
+            return self._write_batch(rows)
+        except psycopg.errors.CheckViolation as e:
+            if _NO_PARTITION not in (e.diag.message_primary or ""):
+                raise
+            # The retention service dropped a day this writer had created (an event for it
+            # came late, the game's late horizon having grown): learn the days again.
+            self._partitions.forget()
+            return self._write_batch(rows)
+
+    def _write_batch(self, rows: Sequence[Row]) -> Written:
         self._prune()
         unique = _distinct(rows)
         days: set[date] = {row[EVENT_TIME].date() for row in unique}  # type: ignore[attr-defined]

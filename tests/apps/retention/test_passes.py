@@ -10,7 +10,8 @@ from apps.archive import objects
 from apps.core import archive
 from apps.core.settings.retention import RetentionSettings
 from apps.local.servers import EmbeddedS3
-from apps.processor.partitions import partition_name
+from apps.processor.partitions import Partitions, partition_name
+from apps.processor.store import BatchWriter
 from apps.retention.passes import Pass
 from apps.s3.client import client
 from apps.store import archived_days
@@ -209,3 +210,21 @@ def test_late_rows_for_an_archived_day_join_it_in_a_new_part(
     rows = archived_rows(s3, settings.archive_bucket, game, day)
     assert len(rows) == 34
     assert {str(r[1]) for r in late} <= set(rows)
+
+
+def test_a_writer_that_knew_a_dropped_partition_creates_it_again(
+    endpoints: Endpoints, settings: RetentionSettings
+) -> None:
+    """The processor remembers the days it created; once retention has dropped one, a late
+    event for it (a game whose late horizon grew) is stored, not dead-lettered."""
+    dsn = endpoints.postgres_dsn
+    game = game_with_retention(dsn, hot_days=30, archive_days=3000)
+    day = days_ago(2000 + uuid.uuid4().int % 500)
+    with psycopg.connect(dsn) as conn:
+        writer = BatchWriter(conn, Partitions())
+        assert writer.write(events_on(game, day, 5)).stored == 5
+        assert run(settings, game).report.partitions_dropped == 1
+
+        assert writer.write(events_on(game, day, 2)).stored == 2
+
+    assert len(pg_rows(dsn, game, day)) == 2
