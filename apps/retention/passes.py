@@ -181,7 +181,7 @@ class Pass:
         self, conn: psycopg.Connection[TupleRow], partition: str, day: date,
         games: dict[uuid.UUID, Game], catalog: dict[tuple[uuid.UUID, date], ArchivedDay],
     ) -> None:  # fmt: skip
-        present = raw_events.games_of_day(conn, partition)
+        present = raw_events.games_in(conn, partition)
         conn.commit()
         ready: dict[uuid.UUID, archiver.Prepared | None] = {}
         for game_id in sorted(present):
@@ -253,7 +253,7 @@ class Pass:
 
     def _drop(
         self, conn: psycopg.Connection[TupleRow], partition: str, day: date,
-        present: dict[uuid.UUID, int], ready: dict[uuid.UUID, archiver.Prepared | None],
+        present: set[uuid.UUID], ready: dict[uuid.UUID, archiver.Prepared | None],
     ) -> bool:  # fmt: skip
         """Every game of the partition has left: catalog them all, drop the partition and
         the day's claims in one transaction. False (nothing changed) if a game's rows
@@ -263,10 +263,9 @@ class Pass:
                 conn.execute(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
                 conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, game_lock.batch_keys(ready)))
                 now = raw_events.games_of_day(conn, partition)
-                expected = {
-                    g: (p.pg_rows if p is not None else present[g]) for g, p in ready.items()
-                }
-                if now != expected:
+                if set(now) != set(ready) or any(
+                    p is not None and now[g] != p.pg_rows for g, p in ready.items()
+                ):
                     raise Changed(f"partition {partition}: rows changed while archiving")
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
                 conn.execute("DELETE FROM event_keys WHERE event_day = %s", (day,))
@@ -282,11 +281,11 @@ class Pass:
         for game_id, prepared in ready.items():
             if prepared is None:
                 objects.delete_day(self._target.s3, self._target.bucket, game_id, day)
-                self.report.rows_deleted += present[game_id]
+                self.report.rows_deleted += now[game_id]
                 self.report.days_dropped += 1
             else:
                 archiver.remove_leftovers(self._target, game_id, day, prepared.leftovers)
-                self._count(prepared, present[game_id])
+                self._count(prepared, now[game_id])
                 self._hook("committed", game_id, day)
         return True
 

@@ -119,8 +119,27 @@ def delete_day(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date
     return cur.rowcount
 
 
+_GAMES_IN: Final = """
+WITH RECURSIVE g AS (
+    (SELECT game_id FROM {p} ORDER BY game_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT game_id FROM {p} WHERE game_id > g.game_id ORDER BY game_id LIMIT 1)
+    FROM g WHERE g.game_id IS NOT NULL
+)
+SELECT game_id FROM g WHERE game_id IS NOT NULL
+"""
+
+
+def games_in(conn: psycopg.Connection[TupleRow], partition: str) -> set[uuid.UUID]:
+    """The games with raw events in one daily partition: a skip scan of the
+    (game_id, player_id, event_time) index, a few index probes per game whatever the
+    day's size (a pass asks this of every partition old enough for some game)."""
+    query = sql.SQL(_GAMES_IN).format(p=sql.Identifier(partition))
+    return {r[0] for r in conn.execute(query).fetchall()}
+
+
 def games_of_day(conn: psycopg.Connection[TupleRow], partition: str) -> dict[uuid.UUID, int]:
-    """The games with raw events in one daily partition, with their counts."""
+    """The games with raw events in one daily partition, with their counts (reads it all)."""
     rows = conn.execute(
         sql.SQL("SELECT game_id, count(*) FROM {} GROUP BY game_id").format(
             sql.Identifier(partition)
