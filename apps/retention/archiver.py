@@ -77,6 +77,14 @@ class Prepared:
     new_parts: list[Part] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     """Objects of the day's folder the manifest does not list (deleted after the commit)."""
+    folded_before: list[str] = field(default_factory=list)
+    """Ids of the rows already in catalogued parts (a restored day): their players' totals
+    were folded when they were first archived."""
+
+    @property
+    def first_time(self) -> bool:
+        """No part of the day was catalogued before this pass."""
+        return len(self.manifest.parts) == len(self.new_parts)
 
     @property
     def new_rows(self) -> int:
@@ -183,7 +191,9 @@ def prepare(
         )
     listed = {p.name for p in manifest.parts} | {archive.MANIFEST}
     leftovers = sorted(set(present) - listed)
-    return Prepared(game_id, day, manifest, pg_rows, written, leftovers)
+    return Prepared(
+        game_id, day, manifest, pg_rows, written, leftovers, already.to_pylist() if kept else []
+    )
 
 
 def _listed(target: Target, game_id: uuid.UUID, day: date) -> tuple[Part, ...] | None:
@@ -206,7 +216,7 @@ def commit(conn: psycopg.Connection[TupleRow], target: Target, prepared: Prepare
     game_id, day = prepared.game_id, prepared.day
     with conn.transaction():
         conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, [game_lock.game_key(game_id)]))
-        deleted = raw_events.delete_day(conn, game_id, day)
+        deleted = raw_events.delete_day(conn, game_id, day, prepared.folded_before)
         if deleted != prepared.pg_rows:
             raise Changed(f"game {game_id} day {day}: {deleted} rows, {prepared.pg_rows} read")
         archived_days.record(conn, prepared.manifest, "archived")

@@ -184,6 +184,8 @@ class Pass:
         present = raw_events.games_in(conn, partition)
         conn.commit()
         ready: dict[uuid.UUID, archiver.Prepared | None] = {}
+        # Games whose day was archived before (back in PostgreSQL now): folded already.
+        restored: dict[uuid.UUID, bool] = {}
         for game_id in sorted(present):
             game = games.get(game_id)
             if game is None or not game.windows.leaves_postgres(day):
@@ -198,6 +200,7 @@ class Pass:
                 continue
             if game.windows.expired(day):
                 ready[game_id] = None  # deleted without archiving
+                restored[game_id] = entry is not None and entry.in_postgres
                 continue
 
             def step(name: str, game_id: uuid.UUID = game_id) -> None:
@@ -212,19 +215,21 @@ class Pass:
                 continue
             step("prepared")
             ready[game_id] = prepared
+            restored[game_id] = not prepared.first_time
         if not ready:
             return
-        if set(ready) == set(present) and self._drop(conn, partition, day, present, ready):
+        whole = set(ready) == present and not any(restored.values())
+        if whole and self._drop(conn, partition, day, ready):
             return
         for game_id, done in ready.items():
-            self._commit_one(conn, game_id, day, done)
+            self._commit_one(conn, game_id, day, done, restored[game_id])
 
     def _commit_one(
         self, conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date,
-        prepared: archiver.Prepared | None,
+        prepared: archiver.Prepared | None, restored: bool,
     ) -> None:  # fmt: skip
         if prepared is None:
-            self._delete_unarchived(conn, game_id, day)
+            self._delete_unarchived(conn, game_id, day, folded=restored)
             return
         try:
             deleted = archiver.commit(conn, self._target, prepared)
@@ -241,19 +246,22 @@ class Pass:
         self.report.rows_deleted += deleted
 
     def _delete_unarchived(
-        self, conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date
+        self, conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date, folded: bool
     ) -> None:
-        """A day that is kept in no archive: its rows, claims, catalog row and objects go."""
+        """A day that is kept in no archive: its rows, claims, catalog row and objects go
+        (the players' totals keep what the rows added, unless `folded` before)."""
         with conn.transaction():
             conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, [game_lock.game_key(game_id)]))
-            self.report.rows_deleted += raw_events.delete_day(conn, game_id, day)
+            self.report.rows_deleted += raw_events.delete_day(
+                conn, game_id, day, None if folded else ()
+            )
             archived_days.forget(conn, game_id, day)
         objects.delete_day(self._target.s3, self._target.bucket, game_id, day)
         self.report.days_dropped += 1
 
     def _drop(
         self, conn: psycopg.Connection[TupleRow], partition: str, day: date,
-        present: set[uuid.UUID], ready: dict[uuid.UUID, archiver.Prepared | None],
+        ready: dict[uuid.UUID, archiver.Prepared | None],
     ) -> bool:  # fmt: skip
         """Every game of the partition has left: catalog them all, drop the partition and
         the day's claims in one transaction. False (nothing changed) if a game's rows
@@ -267,6 +275,7 @@ class Pass:
                     p is not None and now[g] != p.pg_rows for g, p in ready.items()
                 ):
                     raise Changed(f"partition {partition}: rows changed while archiving")
+                raw_events.fold_partition(conn, partition)
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
                 conn.execute("DELETE FROM event_keys WHERE event_day = %s", (day,))
                 for game_id, prepared in ready.items():
@@ -300,8 +309,8 @@ class Pass:
             objects.delete_day(self._target.s3, self._target.bucket, game_id, day)
             with conn.transaction():
                 conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, [game_lock.game_key(game_id)]))
-                if entry.in_postgres:
-                    self.report.rows_deleted += raw_events.delete_day(conn, game_id, day)
+                if entry.in_postgres:  # restored: its rows were folded when first archived
+                    self.report.rows_deleted += raw_events.delete_day(conn, game_id, day, None)
                 archived_days.forget(conn, game_id, day)
             self.report.days_expired += 1
 

@@ -73,9 +73,13 @@ _EXPORTS: Final = """
 DELETE FROM privacy_export_parts p USING privacy_jobs j
 WHERE j.job_id = p.job_id AND j.game_id = %(game)s AND j.player_digest = %(digest)s
 """
+_ARCHIVED_TOTALS: Final = (
+    "DELETE FROM player_archived_totals WHERE game_id = %(game)s AND player_id = %(player)s"
+)
 _OWN: Final = (
     ("events", _EVENTS), ("event_keys", _EVENT_KEYS), ("player_days", _PLAYER_DAYS),
     ("live_players", _LIVE_PLAYERS), ("privacy_export_parts", _EXPORTS),
+    ("player_archived_totals", _ARCHIVED_TOTALS),
 )  # fmt: skip
 _ANALYZE: Final = {"events": "ANALYZE erased_events", "player_days": "ANALYZE erased_days"}
 """Row counts for the planner: joined to a game's whole table (event_keys, the rollups),
@@ -175,6 +179,7 @@ ROLLUPS: Final = (
 
 _OWN_ROWS: Final = (
     "events", "event_keys", "players", "player_days", "live_players", "privacy_export_parts",
+    "player_archived_totals",
 )  # fmt: skip
 
 

@@ -9,8 +9,11 @@ own `events` where no rollup keeps the figure per player:
   day of the game);
 - last seen, sessions, session time, purchases, revenue: one pass over the
   player's events, grouped by currency (`player_days` keeps only whether a
-  player played or paid on a day since migration 0008);
-- last events: the player's newest 50 events.
+  player played or paid on a day since migration 0008), plus what the days that
+  left PostgreSQL added (`player_archived_totals`, folded by the retention service
+  as it deletes them; a restored day's rows are counted there, not twice);
+- last events: the player's newest 50 events still in PostgreSQL (the hot window,
+  and restored days): archived events are not listed.
 
 One statement, so every figure comes from one snapshot even while the
 processor commits. Reading a player's events is fast only with an index led
@@ -75,7 +78,8 @@ class PlayerProfile:
     revenue_usd: float
     purchases: int
     last_events: tuple[ProfileEvent, ...]
-    """At most LAST_EVENTS, newest first (equal times: the larger event id first)."""
+    """At most LAST_EVENTS of those in PostgreSQL, newest first (equal times: the larger
+    event id first)."""
 
 
 # Every subquery names the game and the player as parameters, so the planner sees constants
@@ -93,14 +97,25 @@ CROSS JOIN (
            sum(purchases)::bigint AS purchases,
            array_agg(currency ORDER BY currency) FILTER (WHERE purchases > 0) AS currencies,
            array_agg(amount ORDER BY currency) FILTER (WHERE purchases > 0) AS amounts
-    FROM (SELECT e.currency, max(e.event_time) AS last_seen,
-                 count(*) FILTER (WHERE e.event_type = 'session_end') AS sessions,
-                 sum(e.duration_seconds::numeric) FILTER (WHERE e.event_type = 'session_end')
-                     AS session_seconds,
-                 count(*) FILTER (WHERE e.event_type = 'purchase') AS purchases,
-                 sum(e.amount::numeric) FILTER (WHERE e.event_type = 'purchase') AS amount
-          FROM events e WHERE e.game_id = %(game)s AND e.player_id = %(player)s
-          GROUP BY e.currency) AS per_currency
+    FROM (SELECT currency, max(last_seen) AS last_seen, sum(sessions) AS sessions,
+                 sum(session_seconds) AS session_seconds, sum(purchases) AS purchases,
+                 sum(amount) AS amount
+          FROM (SELECT e.currency, max(e.event_time) AS last_seen,
+                       count(*) FILTER (WHERE e.event_type = 'session_end') AS sessions,
+                       sum(e.duration_seconds::numeric)
+                           FILTER (WHERE e.event_type = 'session_end') AS session_seconds,
+                       count(*) FILTER (WHERE e.event_type = 'purchase') AS purchases,
+                       sum(e.amount::numeric) FILTER (WHERE e.event_type = 'purchase') AS amount
+                FROM events e WHERE e.game_id = %(game)s AND e.player_id = %(player)s
+                  AND NOT EXISTS (SELECT 1 FROM archived_days a
+                                  WHERE a.game_id = %(game)s AND a.state = 'restored'
+                                    AND a.event_date = (e.event_time AT TIME ZONE 'UTC')::date)
+                GROUP BY e.currency
+                UNION ALL
+                SELECT currency, last_seen, sessions, session_seconds, purchases, amount
+                FROM player_archived_totals
+                WHERE game_id = %(game)s AND player_id = %(player)s) AS parts
+          GROUP BY currency) AS per_currency
 ) t
 CROSS JOIN (
     SELECT array_agg(event_id ORDER BY event_time DESC, event_id DESC) AS ids,
@@ -174,8 +189,14 @@ def _profile(
         last_events=tuple(
             ProfileEvent(event_id, etype, at, _json(props), amount, currency)
             for event_id, etype, at, props, amount, currency in zip(
-                ids, types, times, properties, event_amounts, event_currencies, strict=True
-            )
+                ids or (),
+                types or (),
+                times or (),
+                properties or (),
+                event_amounts or (),
+                event_currencies or (),
+                strict=True,
+            )  # fmt: skip
         ),
     )
 

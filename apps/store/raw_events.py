@@ -13,7 +13,7 @@ partitions' and `event_keys.event_day`'s).
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -108,15 +108,63 @@ def _with_times(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in COLUMNS])
 
 
-def delete_day(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date) -> int:
-    """Delete the game-day's raw events and their event-id claims; the events deleted."""
+# Players' totals of the rows leaving PostgreSQL, with the profile's own expressions
+# (apps/store/profiles.py), added to what earlier days folded.
+_FOLD: Final = """
+INSERT INTO player_archived_totals AS t
+    (game_id, player_id, currency, last_seen, sessions, session_seconds, purchases, amount)
+SELECT game_id, player_id, currency, max(event_time),
+       count(*) FILTER (WHERE event_type = 'session_end'),
+       sum(duration_seconds::numeric) FILTER (WHERE event_type = 'session_end'),
+       count(*) FILTER (WHERE event_type = 'purchase'),
+       sum(amount::numeric) FILTER (WHERE event_type = 'purchase')
+FROM {source} WHERE {where}
+GROUP BY game_id, player_id, currency
+ON CONFLICT (game_id, player_id, currency) DO UPDATE SET
+    last_seen = greatest(t.last_seen, excluded.last_seen),
+    sessions = t.sessions + excluded.sessions,
+    session_seconds = CASE WHEN excluded.session_seconds IS NULL THEN t.session_seconds
+                           ELSE coalesce(t.session_seconds, 0) + excluded.session_seconds END,
+    purchases = t.purchases + excluded.purchases,
+    amount = CASE WHEN excluded.amount IS NULL THEN t.amount
+                  ELSE coalesce(t.amount, 0) + excluded.amount END
+"""
+_DELETE_AND_FOLD: Final = """
+WITH gone AS (
+    DELETE FROM events WHERE game_id = %(game)s AND event_time >= %(start)s
+        AND event_time < %(end)s
+    RETURNING game_id, event_id, player_id, currency, event_type, event_time,
+              duration_seconds, amount
+), folded AS ({fold} RETURNING 1)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded)
+"""
+
+
+def delete_day(
+    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date,
+    folded_before: Sequence[str] | None = (),
+) -> int:  # fmt: skip
+    """Delete the game-day's raw events and their event-id claims, folding the players'
+    totals of those not in `folded_before` (event ids an earlier pass folded, for a day
+    that was restored; None: all of them were); the events deleted."""
     start, end = day_bounds(day)
-    cur = conn.execute(
-        "DELETE FROM events WHERE game_id = %s AND event_time >= %s AND event_time < %s",
-        (game_id, start, end),
+    fold = sql.SQL(_FOLD).format(
+        source=sql.Identifier("gone"),
+        where=sql.SQL(
+            "false" if folded_before is None else "NOT (event_id = ANY(%(before)s::uuid[]))"
+        ),
     )
+    row = conn.execute(
+        sql.SQL(_DELETE_AND_FOLD).format(fold=fold),
+        {"game": game_id, "start": start, "end": end, "before": list(folded_before or ())},
+    ).fetchone()
     conn.execute("DELETE FROM event_keys WHERE game_id = %s AND event_day = %s", (game_id, day))
-    return cur.rowcount
+    return int(row[0]) if row else 0
+
+
+def fold_partition(conn: psycopg.Connection[TupleRow], partition: str) -> None:
+    """Fold the players' totals of every row of a daily partition about to be dropped."""
+    conn.execute(sql.SQL(_FOLD).format(source=sql.Identifier(partition), where=sql.SQL("true")))
 
 
 _GAMES_IN: Final = """

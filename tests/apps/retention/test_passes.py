@@ -15,6 +15,8 @@ from apps.processor.store import BatchWriter
 from apps.retention.passes import Pass
 from apps.s3.client import client
 from apps.store import archived_days
+from apps.store.erasure import erase_player
+from apps.store.profiles import player_profile
 from tests.support.retention import (
     archived_rows,
     days_ago,
@@ -228,3 +230,32 @@ def test_a_writer_that_knew_a_dropped_partition_creates_it_again(
         assert writer.write(events_on(game, day, 2)).stored == 2
 
     assert len(pg_rows(dsn, game, day)) == 2
+
+
+def test_player_profiles_answer_the_same_after_their_days_are_archived(
+    endpoints: Endpoints, settings: RetentionSettings
+) -> None:
+    dsn = endpoints.postgres_dsn
+    game = game_with_retention(dsn, hot_days=30)
+    write(dsn, events_on(game, days_ago(45), 90) + events_on(game, days_ago(40), 40))
+    write(dsn, events_on(game, days_ago(2), 12))
+    players = [f"p-{i}" for i in range(7)]
+
+    def totals() -> list[tuple[object, ...]]:
+        with psycopg.connect(dsn) as conn:
+            found = [player_profile(conn, game, p) for p in players]
+        return [
+            (p.first_seen, p.last_seen, p.days_active, p.sessions, p.session_seconds,
+             p.purchases, p.revenue_usd)
+            for p in found if p is not None
+        ]  # fmt: skip
+
+    before = totals()
+    assert len(before) == 7
+    assert run(settings, game).report.days_archived == 2
+
+    assert totals() == before
+    with psycopg.connect(dsn) as conn:
+        erased = erase_player(conn, game, "p-1")
+        assert erased.removed["player_archived_totals"] >= 1
+        assert player_profile(conn, game, "p-1") is None
