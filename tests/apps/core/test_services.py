@@ -28,7 +28,7 @@ def test_s3_is_needed_exactly_when_a_bucket_access_is_declared() -> None:
         services.Service(
             name="reader", app="x:y", port=9001, public=False, needs=frozenset({"s3"}),
         )  # fmt: skip
-    with pytest.raises(ValueError, match="s3_access: \\{.*'write'\\}\\); say which"):
+    with pytest.raises(ValueError, match=r"s3_access: \{.*'write'\}\); say which"):
         services.Service(
             name="writer", app="x:y", port=9001, public=False, needs=frozenset({"postgres"}),
             s3_access={buckets.ARCHIVE: "write"},
@@ -37,12 +37,12 @@ def test_s3_is_needed_exactly_when_a_bucket_access_is_declared() -> None:
 
 def test_an_access_to_an_undeclared_bucket_or_of_an_unknown_kind_is_refused() -> None:
     stray = buckets.Bucket("scratch", "not declared")
-    with pytest.raises(ValueError, match="names bucket 'scratch', which .* known: archive"):
+    with pytest.raises(ValueError, match=r"names bucket 'scratch', which .* known: archive"):
         services.Service(
             name="reader", app="x:y", port=9001, public=False, needs=frozenset({"s3"}),
             s3_access={stray: "read"},
         )  # fmt: skip
-    with pytest.raises(ValueError, match="s3_access\\['archive'\\] is 'admin'; expected one of"):
+    with pytest.raises(ValueError, match=r"s3_access\['archive'\] is 'admin'; expected one of"):
         services.Service(
             name="reader", app="x:y", port=9001, public=False, needs=frozenset({"s3"}),
             s3_access={buckets.ARCHIVE: "admin"},  # type: ignore[dict-item]
