@@ -231,7 +231,9 @@ def _storage(s: Section) -> StorageConfig:
         archive_infrequent_access_days=s.integer(
             "archiveInfrequentAccessDays", d.archive_infrequent_access_days, 30, 3650
         ),
-        archive_glacier_days=s.integer("archiveGlacierDays", d.archive_glacier_days, 31, 3650),
+        archive_glacier_ir_days=s.integer(
+            "archiveGlacierIrDays", d.archive_glacier_ir_days, 60, 3650
+        ),
         backups_retention_days=s.integer("backupsRetentionDays", d.backups_retention_days, 1, 3650),
         logs_retention_days=s.integer("logsRetentionDays", d.logs_retention_days, 1, 3650),
         noncurrent_version_days=s.integer(
@@ -239,10 +241,12 @@ def _storage(s: Section) -> StorageConfig:
         ),
         force_destroy=s.boolean("forceDestroy", d.force_destroy),
     )
-    if storage.archive_glacier_days <= storage.archive_infrequent_access_days:
+    # S3 refuses a transition out of STANDARD_IA sooner than 30 days after the one into it.
+    earliest = storage.archive_infrequent_access_days + 30
+    if storage.archive_glacier_ir_days < earliest:
         raise ConfigError(
-            f"{s.key}.archiveGlacierDays: expected more than archiveInfrequentAccessDays "
-            f"({storage.archive_infrequent_access_days}), got {storage.archive_glacier_days}"
+            f"{s.key}.archiveGlacierIrDays: expected at least archiveInfrequentAccessDays + 30 "
+            f"({earliest}), got {storage.archive_glacier_ir_days}"
         )
     return s.finish(storage)
 

@@ -64,8 +64,11 @@ def test_lifecycle_tiers_the_archive_and_expires_backups_and_logs(plans: dict[st
         transitions = rules["archive"]["tiering"]["transitions"]
         assert [(t["days"], t["storageClass"]) for t in transitions] == [
             (cfg.archive_infrequent_access_days, "STANDARD_IA"),
-            (cfg.archive_glacier_days, "GLACIER"),
+            (cfg.archive_glacier_ir_days, "GLACIER_IR"),
         ]
+        # Nothing the archive holds ever needs a restore before it can be read.
+        assert {t["storageClass"] for t in transitions} <= {"STANDARD_IA", "GLACIER_IR"}
+        assert rules["archive"]["tiering"]["expiration"] == {"expiredObjectDeleteMarker": True}
         assert rules["backups"]["expiry"]["expiration"]["days"] == cfg.backups_retention_days
         assert rules["logs"]["expiry"]["expiration"]["days"] == cfg.logs_retention_days
         for purpose in PURPOSES:
