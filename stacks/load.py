@@ -16,6 +16,7 @@ from typing import Final, cast
 import yaml
 
 from apps.core.database import POSTGRES_MAJOR
+from infra.archive_catalog import AthenaConfig
 from infra.cache import CacheConfig
 from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig
 from infra.database import DatabaseConfig
@@ -305,6 +306,21 @@ def _observability(s: Section) -> ObservabilityConfig:
     )
 
 
+def _athena(s: Section) -> AthenaConfig:
+    d = AthenaConfig()
+    return s.finish(
+        AthenaConfig(
+            # Athena's floor is 10 MiB; a petabyte-scale scan is never one analyst's question.
+            bytes_scanned_cutoff_gib=s.integer(
+                "bytesScannedCutoffGib", d.bytes_scanned_cutoff_gib, 1, 1_048_576
+            ),
+            results_retention_days=s.integer(
+                "resultsRetentionDays", d.results_retention_days, 1, 365
+            ),
+        )
+    )
+
+
 _SECTIONS: Final[dict[str, Callable[[Section], object]]] = {
     "cluster": _cluster,
     "database": _database,
@@ -315,6 +331,7 @@ _SECTIONS: Final[dict[str, Callable[[Section], object]]] = {
     "mesh": _mesh,
     "ingress": _ingress,
     "observability": _observability,
+    "athena": _athena,
 }
 _SCALARS: Final = ("environment", "owner", "costCenter")
 KEYS: Final[tuple[str, ...]] = tuple(f"{NAMESPACE}:{k}" for k in (*_SCALARS, "network", *_SECTIONS))
@@ -377,6 +394,7 @@ def parse(values: Mapping[str, object]) -> StackConfig:
         mesh=cast(MeshConfig, parsed["mesh"]),
         ingress=cast(IngressConfig, parsed["ingress"]),
         observability=cast(ObservabilityConfig, parsed["observability"]),
+        athena=cast(AthenaConfig, parsed["athena"]),
     )
 
 
