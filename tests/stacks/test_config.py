@@ -223,6 +223,16 @@ def test_a_missing_required_key_is_named(missing: str, message: str) -> None:
             "gamemetrics:storage.archiveGlacierIrDays: expected at least "
             "archiveInfrequentAccessDays + 30 (90), got 80",
         ),
+        (
+            "athena",
+            {"bytesScannedCutoffGib": 0},
+            "gamemetrics:athena.bytesScannedCutoffGib: expected an integer from 1 to 1048576",
+        ),
+        (
+            "athena",
+            {"resultsRetentionDays": "forever"},
+            "gamemetrics:athena.resultsRetentionDays: expected an integer from 1 to 365",
+        ),
         # Glacier Flexible Retrieval is gone (unreadable without a restore): its key too.
         (
             "storage",
