@@ -14,7 +14,8 @@ def parts(plan: Plan, purpose: str) -> dict[str, Resource]:
 
 def test_three_private_encrypted_versioned_buckets(plans: dict[str, Plan]) -> None:
     for plan in plans.values():
-        assert len(plan.of_type("aws:s3/bucket:Bucket")) == 3
+        # Storage's three, and Athena's results bucket (tests/infra/test_archive_catalog.py).
+        assert len(plan.of_type("aws:s3/bucket:Bucket")) == 4
         key = plan.one("aws:kms/key:Key", "storage-key")
         assert key.plain["enableKeyRotation"] is True
         for purpose in PURPOSES:
