@@ -87,7 +87,7 @@ def athena_workgroup_enforced(args: ResourceValidationArgs, report: ReportViolat
         problems.append(
             f"its results are not encrypted with KMS (encryptionOption: {show(option)})"
         )
-    elif not (dig(encryption, "kmsKeyArn") if encryption else None):
+    elif not (peek(encryption, "kmsKeyArn") if encryption else None):  # computed: a new key
         problems.append("its results name no KMS key (kmsKeyArn not set)")
     cutoff = dig(config, "bytesScannedCutoffPerQuery") if config else None
     if not cutoff:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from policies.offline import EngineResource, OfflineAnalyzer, Report
+from policies.offline import UNKNOWN, EngineResource, OfflineAnalyzer, Report
 from stacks.offline.preview import Plan
 from tests.policies.harness import Case, check, found, res
 
@@ -148,3 +148,24 @@ def test_each_stack_archive_catalog_complies(
         assert [v for v in report.violations if v.policy in rules] == [], stack
         assert len(plans[stack].of_type(TABLE)) == 1
         assert len(plans[stack].of_type(WORKGROUP)) == 1
+
+
+def test_a_location_unknown_at_preview_is_judged_by_the_bucket_it_comes_from(
+    analyzer: OfflineAnalyzer,
+) -> None:
+    """A new stack's preview: the bucket's name, so the table's location, is not known yet."""
+    from_archive = table(UNKNOWN, deps=[ARCHIVE])
+    from_logs = res(TABLE, "logs-table", {"storageDescriptor": {"location": UNKNOWN}}, deps=[LOGS])
+    assert found(analyzer, "glue-table-in-archive-bucket", [ARCHIVE, LOGS, from_archive]) == []
+    assert found(analyzer, "glue-table-in-archive-bucket", [ARCHIVE, LOGS, from_logs]) == [
+        (
+            "logs-table",
+            f'{TABLE} "logs-table" reads a computed location: {BUCKET} "storage-logs", {TABLE_FIX}',
+        )
+    ]
+    new_key = workgroup(
+        resultConfiguration={
+            "encryptionConfiguration": {"encryptionOption": "SSE_KMS", "kmsKeyArn": UNKNOWN}
+        }
+    )
+    assert found(analyzer, "athena-workgroup-enforced", [new_key]) == []

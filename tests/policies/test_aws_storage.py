@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from policies.offline import EngineResource, OfflineAnalyzer
-from tests.policies.harness import Case, check, res
+from policies.offline import UNKNOWN, EngineResource, OfflineAnalyzer
+from tests.policies.harness import Case, check, found, res
 
 BUCKET = "aws:s3/bucket:Bucket"
 S3 = "aws:s3/"
@@ -336,8 +336,6 @@ def test_policy(analyzer: OfflineAnalyzer, case: Case) -> None:
 def test_a_bucket_policy_inline_counts_and_an_account_block_covers_every_bucket(
     analyzer: OfflineAnalyzer,
 ) -> None:
-    from tests.policies.harness import found
-
     inline = res(BUCKET, "legacy", {"policy": json.dumps(TLS_ONLY)})
     assert found(analyzer, "s3-tls-only", [inline]) == []
     account = res(
@@ -349,3 +347,9 @@ def test_a_bucket_policy_inline_counts_and_an_account_block_covers_every_bucket(
         ),
     )
     assert found(analyzer, "s3-public-access-blocked", [inline, account]) == []
+
+
+def test_a_key_created_by_the_same_update_is_a_customer_key(analyzer: OfflineAnalyzer) -> None:
+    """A new stack's preview: the key's ARN is not known yet, but it is a key of the stack."""
+    bucket = replaced(safe_bucket(), "ServerSideEncryption", keyed(UNKNOWN))
+    assert found(analyzer, "s3-customer-managed-key", bucket) == []
