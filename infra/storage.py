@@ -3,8 +3,9 @@
 Every bucket is private (all four public-access blocks, owner-enforced
 objects: no ACLs), encrypted with the storage key (SSE-KMS with bucket keys),
 versioned, reachable over TLS only (a bucket policy denies plain HTTP) and
-has lifecycle rules: the archive moves to infrequent access and then Glacier,
-backups and logs expire, old versions expire, unfinished uploads are removed.
+has lifecycle rules: the archive moves to cheaper storage classes that stay
+instantly readable, backups and logs expire, old versions expire, unfinished
+uploads are removed.
 """
 
 import json
@@ -20,10 +21,14 @@ from infra.kms import encryption_key
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     archive_infrequent_access_days: int = 30
-    archive_glacier_days: int = 90
+    """Archive objects move to STANDARD_IA this many days after they are written."""
+    archive_glacier_ir_days: int = 90
+    """...and to GLACIER_IR (Glacier Instant Retrieval) this many days after."""
     backups_retention_days: int = 35
     logs_retention_days: int = 90
     noncurrent_version_days: int = 30
+    """A replaced or deleted object's old version is kept this long, then expires: an
+    erased player's rewritten parts and an expired day are truly gone after it."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete non-empty buckets (dev only)."""
 
@@ -131,41 +136,67 @@ def _tls_only_policy(arn: str) -> str:
     )
 
 
-def lifecycle_rules(
-    purpose: str, cfg: StorageConfig
-) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-    """The lifecycle of one bucket: `archive`, `backups` or `logs`."""
-    rule = aws.s3.BucketLifecycleConfigurationRuleArgs
-    transition = aws.s3.BucketLifecycleConfigurationRuleTransitionArgs
-    expiration = aws.s3.BucketLifecycleConfigurationRuleExpirationArgs
-    every_object = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
-    housekeeping = rule(
+_RULE = aws.s3.BucketLifecycleConfigurationRuleArgs
+_EVERY_OBJECT = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
+
+
+def housekeeping_rule(noncurrent_version_days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """Old versions expire and unfinished multipart uploads are removed (every bucket)."""
+    return _RULE(
         id="housekeeping",
         status="Enabled",
-        filter=every_object,
+        filter=_EVERY_OBJECT,
         abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
             days_after_initiation=_ABORT_UPLOADS_DAYS
         ),
         noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-            noncurrent_days=cfg.noncurrent_version_days
+            noncurrent_days=noncurrent_version_days
         ),
     )
-    if purpose == "archive":
-        main = rule(
-            id="tiering",
-            status="Enabled",
-            filter=every_object,
-            transitions=[
-                transition(days=cfg.archive_infrequent_access_days, storage_class="STANDARD_IA"),
-                transition(days=cfg.archive_glacier_days, storage_class="GLACIER"),
-            ],
-        )
-    else:
+
+
+def expiring_rules(
+    days: int, noncurrent_version_days: int
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """The lifecycle of a bucket whose objects expire `days` after they are written."""
+    expiry = _RULE(
+        id="expiry",
+        status="Enabled",
+        filter=_EVERY_OBJECT,
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+    )
+    return [expiry, housekeeping_rule(noncurrent_version_days)]
+
+
+def lifecycle_rules(
+    purpose: str, cfg: StorageConfig
+) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """The lifecycle of one bucket: `archive`, `backups` or `logs`."""
+    transition = aws.s3.BucketLifecycleConfigurationRuleTransitionArgs
+    if purpose != "archive":
         days = cfg.backups_retention_days if purpose == "backups" else cfg.logs_retention_days
-        main = rule(
-            id="expiry", status="Enabled", filter=every_object, expiration=expiration(days=days)
-        )
-    return [main, housekeeping]
+        return expiring_rules(days, cfg.noncurrent_version_days)
+    # Every class here answers GetObject at once: funnels over archived days, erasure
+    # rewrites, `archive restore` and Athena read any day, never waiting for a restore
+    # (which GLACIER, Flexible Retrieval, would require). STANDARD_IA first halves the
+    # price while recent days are still read now and then; GLACIER_IR stores for about a
+    # third of that but charges three times as much per GB read, so it comes later.
+    # Manifests (under 128 KiB) stay in STANDARD: S3 does not transition small objects.
+    tiering = _RULE(
+        id="tiering",
+        status="Enabled",
+        filter=_EVERY_OBJECT,
+        transitions=[
+            transition(days=cfg.archive_infrequent_access_days, storage_class="STANDARD_IA"),
+            transition(days=cfg.archive_glacier_ir_days, storage_class="GLACIER_IR"),
+        ],
+        # Deleted parts leave delete markers; once their old versions have expired, the
+        # markers go too, so listings of a day stay short.
+        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+            expired_object_delete_marker=True
+        ),
+    )
+    return [tiering, housekeeping_rule(cfg.noncurrent_version_days)]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pulumi_policy import (
 )
 
 from policies.support import (
+    COMPUTED,
     about,
     about_resource,
     config_list,
@@ -27,6 +28,7 @@ from policies.support import (
     items,
     mapping,
     of_type,
+    peek,
     resource_policy,
     show,
     stack_policy,
@@ -42,6 +44,10 @@ BUCKET_POLICY: Final = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_PUBLIC_ACCESS_BLOCK: Final = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 ACCOUNT_PUBLIC_ACCESS_BLOCK: Final = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 BUCKET_OWNERSHIP: Final = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_VERSIONING: Final = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
 PUBLIC_ACCESS_FLAGS: Final = (
     "blockPublicAcls",
     "blockPublicPolicy",
@@ -100,6 +106,52 @@ def s3_encrypted_at_rest(args: StackValidationArgs, report: ReportViolation) -> 
                 "customer-managed kmsMasterKeyId (key policy and rotation under our control).",
                 bucket.urn,
             )
+
+
+def _aws_managed(key: str) -> bool:
+    """`alias/aws/s3` (or its ARN): a key AWS owns the policy of, not a customer key."""
+    return key.startswith("alias/aws/") or ":alias/aws/" in key
+
+
+def s3_customer_managed_key(args: StackValidationArgs, report: ReportViolation) -> None:
+    for bucket in of_type(args.resources, *BUCKETS):
+        configs = dependents(args.resources, bucket, *BUCKET_ENCRYPTION)
+        rules = [mapping(rule) for config in configs for rule in items(config.props.get("rules"))]
+        if has(bucket.props, "serverSideEncryptionConfiguration"):  # the legacy inline form
+            rules.append(mapping(dig(bucket.props, "serverSideEncryptionConfiguration", "rule")))
+        keys = [
+            peek(rule, "applyServerSideEncryptionByDefault", "kmsMasterKeyId") for rule in rules
+        ]
+        # A key still to be created (its ARN computed during preview) is one of ours.
+        if keys and all(k == COMPUTED or (isinstance(k, str) and k and not _aws_managed(k))
+                        for k in keys):  # fmt: skip
+            continue
+        found = ", ".join(sorted({show(k) for k in keys})) or "no default encryption"
+        report(
+            f"{about_resource(bucket)} is not encrypted with a customer-managed KMS key "
+            f"(kmsMasterKeyId: {found}). Fix: set kmsMasterKeyId of its "
+            "aws.s3.BucketServerSideEncryptionConfiguration to the ARN of an aws.kms.Key this "
+            "stack declares (its key policy and rotation are ours; aws/s3's are not).",
+            bucket.urn,
+        )
+
+
+def s3_versioned(args: StackValidationArgs, report: ReportViolation) -> None:
+    for bucket in of_type(args.resources, *BUCKETS):
+        statuses = [
+            peek(v.props, "versioningConfiguration", "status")
+            for v in dependents(args.resources, bucket, *BUCKET_VERSIONING)
+        ]
+        if is_true(dig(bucket.props, "versioning", "enabled")) or "Enabled" in statuses:
+            continue
+        found = ", ".join(show(s) for s in statuses) or "no aws.s3.BucketVersioning"
+        report(
+            f"{about_resource(bucket)} is not versioned ({found}): an overwrite or a delete "
+            "loses the object at once. Fix: add an aws.s3.BucketVersioning for it with "
+            "versioningConfiguration.status Enabled, and a lifecycle rule that expires "
+            "noncurrent versions.",
+            bucket.urn,
+        )
 
 
 def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -271,6 +323,16 @@ POLICIES: Final = [
                 "default": list(KMS_ALGORITHMS),
             }
         },
+    ),
+    stack_policy(
+        "s3-customer-managed-key",
+        "S3 buckets encrypt with a customer-managed KMS key of the stack, not aws/s3.",
+        s3_customer_managed_key,
+    ),
+    stack_policy(
+        "s3-versioned",
+        "S3 buckets keep versions, so an overwrite or delete can be undone until they expire.",
+        s3_versioned,
     ),
     stack_policy(
         "s3-tls-only",

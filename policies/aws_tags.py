@@ -14,6 +14,7 @@ REQUIRED_TAGS: Final = ("environment", "service", "owner", "cost-center")
 TAGGABLE: Final = frozenset(
     {
         "aws:acm/certificate:Certificate",
+        "aws:athena/workgroup:Workgroup",
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:dynamodb/table:Table",
@@ -38,6 +39,7 @@ TAGGABLE: Final = frozenset(
         "aws:elasticache/cluster:Cluster",
         "aws:elasticache/replicationGroup:ReplicationGroup",
         "aws:elasticache/subnetGroup:SubnetGroup",
+        "aws:glue/catalogDatabase:CatalogDatabase",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:iam/policy:Policy",
         "aws:iam/role:Role",

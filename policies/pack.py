@@ -11,6 +11,7 @@ from typing import Final
 from pulumi_policy import EnforcementLevel, Policy
 
 from policies import (
+    aws_archive,
     aws_cluster,
     aws_data,
     aws_network,
@@ -32,6 +33,7 @@ ENFORCEMENT_LEVEL: Final = EnforcementLevel.MANDATORY
 POLICIES: Final[list[Policy]] = [
     *aws_data.POLICIES,
     *aws_storage.POLICIES,
+    *aws_archive.POLICIES,
     *aws_network.POLICIES,
     *aws_cluster.POLICIES,
     *aws_tags.POLICIES,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from infra.archive_catalog import ArchiveCatalog, ArchiveCatalogArgs
 from infra.cache import Cache, CacheArgs
 from infra.cluster import Cluster, ClusterArgs
 from infra.database import DATABASE_NAME, MASTER_USER, Database, DatabaseArgs
@@ -101,6 +102,18 @@ storage = Storage(
     StorageArgs(name_prefix=prefix, settings=settings.storage, tags=tags.for_service("storage")),
     on_aws,
 )
+archive_catalog = ArchiveCatalog(
+    "archive-catalog",
+    ArchiveCatalogArgs(
+        name_prefix=prefix,
+        archive_bucket=storage.archive.bucket_name,
+        kms_key_arn=storage.kms_key_arn,
+        settings=settings.athena,
+        force_destroy=settings.storage.force_destroy,
+        tags=tags.for_service("archive-catalog"),
+    ),
+    on_aws,
+)
 registry = Registry(
     "registry",
     RegistryArgs(
@@ -175,5 +188,9 @@ pulumi.export("databaseSecretArn", database.secret_arn)
 pulumi.export("redisAddress", cache.primary_address)
 pulumi.export("redisSecretArn", cache.auth_secret_arn)
 pulumi.export("buckets", buckets)
+pulumi.export("archiveGlueDatabase", archive_catalog.database_name)
+pulumi.export("archiveGlueTable", archive_catalog.table_name)
+pulumi.export("athenaWorkgroup", archive_catalog.workgroup_name)
+pulumi.export("athenaResultsBucket", archive_catalog.results_bucket)
 pulumi.export("imageTag", registry.image_tag)
 pulumi.export("imageRef", registry.image_ref)

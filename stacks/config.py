@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from infra.archive_catalog import AthenaConfig
 from infra.cache import CacheConfig
 from infra.cluster import POOL_LABEL, NodeGroupConfig
 from infra.database import DatabaseConfig
@@ -160,6 +161,8 @@ class StackConfig:
     mesh: MeshConfig = field(default_factory=MeshConfig)
     ingress: IngressConfig = field(default_factory=IngressConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    athena: AthenaConfig = field(default_factory=AthenaConfig)
+    """SQL over the archive: the Athena workgroup's per-query scan cutoff, its results' life."""
 
     @property
     def name_prefix(self) -> str:

@@ -16,6 +16,7 @@ from typing import Final, cast
 import yaml
 
 from apps.core.database import POSTGRES_MAJOR
+from infra.archive_catalog import AthenaConfig
 from infra.cache import CacheConfig
 from infra.cluster import POOL_LABEL, CapacityType, NodeGroupConfig
 from infra.database import DatabaseConfig
@@ -231,7 +232,9 @@ def _storage(s: Section) -> StorageConfig:
         archive_infrequent_access_days=s.integer(
             "archiveInfrequentAccessDays", d.archive_infrequent_access_days, 30, 3650
         ),
-        archive_glacier_days=s.integer("archiveGlacierDays", d.archive_glacier_days, 31, 3650),
+        archive_glacier_ir_days=s.integer(
+            "archiveGlacierIrDays", d.archive_glacier_ir_days, 60, 3650
+        ),
         backups_retention_days=s.integer("backupsRetentionDays", d.backups_retention_days, 1, 3650),
         logs_retention_days=s.integer("logsRetentionDays", d.logs_retention_days, 1, 3650),
         noncurrent_version_days=s.integer(
@@ -239,10 +242,12 @@ def _storage(s: Section) -> StorageConfig:
         ),
         force_destroy=s.boolean("forceDestroy", d.force_destroy),
     )
-    if storage.archive_glacier_days <= storage.archive_infrequent_access_days:
+    # S3 refuses a transition out of STANDARD_IA sooner than 30 days after the one into it.
+    earliest = storage.archive_infrequent_access_days + 30
+    if storage.archive_glacier_ir_days < earliest:
         raise ConfigError(
-            f"{s.key}.archiveGlacierDays: expected more than archiveInfrequentAccessDays "
-            f"({storage.archive_infrequent_access_days}), got {storage.archive_glacier_days}"
+            f"{s.key}.archiveGlacierIrDays: expected at least archiveInfrequentAccessDays + 30 "
+            f"({earliest}), got {storage.archive_glacier_ir_days}"
         )
     return s.finish(storage)
 
@@ -301,6 +306,21 @@ def _observability(s: Section) -> ObservabilityConfig:
     )
 
 
+def _athena(s: Section) -> AthenaConfig:
+    d = AthenaConfig()
+    return s.finish(
+        AthenaConfig(
+            # Athena's floor is 10 MiB; a petabyte-scale scan is never one analyst's question.
+            bytes_scanned_cutoff_gib=s.integer(
+                "bytesScannedCutoffGib", d.bytes_scanned_cutoff_gib, 1, 1_048_576
+            ),
+            results_retention_days=s.integer(
+                "resultsRetentionDays", d.results_retention_days, 1, 365
+            ),
+        )
+    )
+
+
 _SECTIONS: Final[dict[str, Callable[[Section], object]]] = {
     "cluster": _cluster,
     "database": _database,
@@ -311,6 +331,7 @@ _SECTIONS: Final[dict[str, Callable[[Section], object]]] = {
     "mesh": _mesh,
     "ingress": _ingress,
     "observability": _observability,
+    "athena": _athena,
 }
 _SCALARS: Final = ("environment", "owner", "costCenter")
 KEYS: Final[tuple[str, ...]] = tuple(f"{NAMESPACE}:{k}" for k in (*_SCALARS, "network", *_SECTIONS))
@@ -373,6 +394,7 @@ def parse(values: Mapping[str, object]) -> StackConfig:
         mesh=cast(MeshConfig, parsed["mesh"]),
         ingress=cast(IngressConfig, parsed["ingress"]),
         observability=cast(ObservabilityConfig, parsed["observability"]),
+        athena=cast(AthenaConfig, parsed["athena"]),
     )
 
 

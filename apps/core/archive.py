@@ -2,7 +2,7 @@
 in the bucket, and the manifest that says what a day holds. Pure.
 
 The retention service writes it, analytics and the user service read and rewrite it,
-the Pulumi program declares the Glue table over it from `COLUMNS` (infra/archive.py),
+the Pulumi program declares the Glue table over it from `COLUMNS` (infra/archive_catalog.py),
 and analysts query it with Athena, DuckDB or Spark (docs/RETENTION.md). Hive layout:
 
     events/game_id=<uuid>/event_date=<YYYY-MM-DD>/part-<n>.parquet

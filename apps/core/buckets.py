@@ -8,12 +8,23 @@ services that need it (`Wire.ARCHIVE_BUCKET`), so no code types a bucket's name.
 from dataclasses import dataclass
 from typing import Final
 
+from apps.core import archive
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
     purpose: str
     """The infra bucket of the same purpose (`archive`, `backups`, `logs`)."""
     doc: str
+    key_prefix: str = ""
+    """Where the services' objects live in it (ends with '/'; empty: anywhere): a service's
+    IAM role reaches objects under this prefix only."""
+
+    def __post_init__(self) -> None:
+        if self.key_prefix and not self.key_prefix.endswith("/"):
+            raise ValueError(
+                f"bucket {self.purpose!r}: key_prefix {self.key_prefix!r} must end with '/'"
+            )
 
     @property
     def local_name(self) -> str:
@@ -21,6 +32,10 @@ class Bucket:
         return f"gamemetrics-{self.purpose}"
 
 
-ARCHIVE: Final = Bucket("archive", "raw events past their hot window, as Parquet (issue 17)")
+ARCHIVE: Final = Bucket(
+    "archive",
+    "raw events past their hot window, as Parquet (issue 17)",
+    key_prefix=f"{archive.PREFIX}/",
+)
 
 ALL: Final = (ARCHIVE,)

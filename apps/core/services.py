@@ -7,12 +7,17 @@ ServiceMonitors from it, `gamemetrics serve NAME` runs it, and its settings
 contract (apps/core/settings/) takes its port from it.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
-from apps.core import topics
+from apps.core import buckets, topics
 
 Backend = Literal["postgres", "kafka", "redis", "s3"]
+S3Access = Literal["read", "write"]
+"""What a service does with a bucket's objects (under the bucket's `key_prefix`): `read`
+gets them; `write` gets, puts and deletes them (and aborts its unfinished uploads). Both
+list the bucket. The service's IAM role (infra/kubernetes/iam.py) grants exactly this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +56,28 @@ class Service:
     """Appended to the service's base URL in endpoints.json (the GraphQL route, say)."""
     drain_path: str | None = None
     """Answers {"caught_up": bool} once the service has consumed everything (local shutdown)."""
+    s3_access: Mapping[buckets.Bucket, S3Access] = field(default_factory=dict)
+    """The buckets it uses and what it does with each: declared whenever it needs s3."""
 
     def __post_init__(self) -> None:
+        if ("s3" in self.needs) != bool(self.s3_access):
+            raise ValueError(
+                f"service {self.name!r}: needs s3 exactly when it declares s3_access (needs "
+                f"s3: {'s3' in self.needs}, s3_access: {dict(self.s3_access) or 'none'}); "
+                "say which buckets it reads or writes, or drop s3 from needs"
+            )
+        for bucket, access in self.s3_access.items():
+            if bucket not in buckets.ALL:
+                known = ", ".join(b.purpose for b in buckets.ALL)
+                raise ValueError(
+                    f"service {self.name!r}: s3_access names bucket {bucket.purpose!r}, which "
+                    f"apps/core/buckets.py does not declare; known: {known}"
+                )
+            if access not in get_args(S3Access):
+                raise ValueError(
+                    f"service {self.name!r}: s3_access[{bucket.purpose!r}] is {access!r}; "
+                    f"expected one of {', '.join(get_args(S3Access))}"
+                )
         for awaited in self.awaits:
             if not awaited.consumes:
                 raise ValueError(
@@ -120,6 +145,7 @@ ANALYTICS: Final = Service(
     },
     cpu_request_millis=500,
     endpoint_key="graphql_url",
+    s3_access={buckets.ARCHIVE: "read"},
     endpoint_path="/graphql",
 )
 
@@ -142,6 +168,8 @@ USERS: Final = Service(
     memory_request_mib=384,
     memory_limit_mib=768,
     endpoint_key="users_url",
+    # The archive eraser writes new parts and manifests and deletes the parts they replace.
+    s3_access={buckets.ARCHIVE: "write"},
 )
 
 RETENTION: Final = Service(
@@ -159,6 +187,8 @@ RETENTION: Final = Service(
     # A pass holds one part (RETENTION_ROWS_PER_PART rows) in memory at a time.
     memory_request_mib=512,
     memory_limit_mib=1024,
+    # Writes parts and manifests; deletes expired days, replaced parts and crashed leftovers.
+    s3_access={buckets.ARCHIVE: "write"},
 )
 
 ALL: Final[tuple[Service, ...]] = (INGEST, PROCESSOR, ANALYTICS, USERS, RETENTION)

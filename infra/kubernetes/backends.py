@@ -53,9 +53,8 @@ class ObjectStorage:
     buckets: Mapping[str, pulumi.Input[str]]
     """Bucket names by role (archive, backups, logs)."""
     kms_key_arn: pulumi.Input[str] | None = None
-    """The key the buckets are encrypted with (SSE-KMS): readers and writers need it."""
-    app_buckets: tuple[str, ...] = ("archive",)
-    """The roles a service that needs s3 may read and write."""
+    """The key the buckets are encrypted with (SSE-KMS): readers and writers need it.
+    Which service reaches which bucket is its declaration's `s3_access`."""
 
 
 @dataclass(frozen=True)

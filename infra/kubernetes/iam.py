@@ -1,7 +1,13 @@
-"""IAM for service accounts (IRSA): trust only one service account, allow only its needs."""
+"""IAM for service accounts (IRSA): trust only one service account, allow only its needs.
+
+A service's S3 permissions come from its declaration (`Service.s3_access` in
+apps/core/services.py): the buckets it names, the objects under each bucket's
+`key_prefix` (the archive's `events/`), and the storage key for what it does there.
+"""
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 import pulumi
 
@@ -19,48 +25,72 @@ def trust_policy(irsa: Irsa, namespace: str, service_account: str) -> pulumi.Out
     )
 
 
+_LIST_BUCKET: Final = ("s3:ListBucket", "s3:GetBucketLocation")
+OBJECT_ACTIONS: Final[Mapping[services.S3Access, tuple[str, ...]]] = {
+    "read": ("s3:GetObject",),
+    "write": ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
+}
+"""What each declared access allows on the objects under the bucket's key prefix. No
+s3:DeleteObjectVersion: a delete leaves a noncurrent version that the bucket's lifecycle
+expires (infra/storage.py), so no pod can erase history faster than the lifecycle does."""
+KEY_ACTIONS: Final[Mapping[services.S3Access, tuple[str, ...]]] = {
+    "read": ("kms:Decrypt",),
+    "write": ("kms:Decrypt", "kms:GenerateDataKey"),
+}
+"""What each access needs of the buckets' SSE-KMS key (a put asks KMS for a data key)."""
+
+
 def permissions_policy(
     service: services.Service, storage: ObjectStorage | None
 ) -> pulumi.Output[str] | None:
-    """The statements the service's needs call for; None when it calls no AWS API."""
-    if "s3" not in service.needs:
+    """Exactly what the service's `s3_access` declares, one bucket at a time: list the
+    bucket, read or write the objects under its key prefix, and use the buckets' key as
+    the access needs. None when it calls no AWS API."""
+    if not service.s3_access:
         return None
     if storage is None:
         raise ValueError(f"service {service.name!r} needs s3; no ObjectStorage given")
-    buckets = [storage.buckets[role] for role in storage.app_buckets]
+    declared = sorted(service.s3_access.items(), key=lambda item: item[0].purpose)
+    missing = [b.purpose for b, _ in declared if b.purpose not in storage.buckets]
+    if missing:
+        raise ValueError(
+            f"service {service.name!r} uses bucket(s) {', '.join(missing)}; the ObjectStorage "
+            f"has {', '.join(sorted(storage.buckets))}"
+        )
+    names: list[pulumi.Input[str]] = [storage.buckets[b.purpose] for b, _ in declared]
+    key: list[pulumi.Input[str]] = [] if storage.kms_key_arn is None else [storage.kms_key_arn]
 
     def document(values: list[Any]) -> str:
-        names = [str(v) for v in values[: len(buckets)]]
-        key = values[len(buckets)] if storage.kms_key_arn is not None else None
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "ListBuckets",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                "Resource": [f"arn:aws:s3:::{n}" for n in names],
-            },
-            {
-                "Sid": "ReadWriteObjects",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                "Resource": [f"arn:aws:s3:::{n}/*" for n in names],
-            },
-        ]
-        if key is not None:
+        statements: list[dict[str, Any]] = []
+        for (bucket, access), name in zip(declared, values[: len(declared)], strict=True):
+            label = bucket.purpose.title().replace("-", "")
+            statements += [
+                {
+                    "Sid": f"List{label}",
+                    "Effect": "Allow",
+                    "Action": list(_LIST_BUCKET),
+                    "Resource": [f"arn:aws:s3:::{name}"],
+                },
+                {
+                    "Sid": f"{access.title()}{label}Objects",
+                    "Effect": "Allow",
+                    "Action": list(OBJECT_ACTIONS[access]),
+                    "Resource": [f"arn:aws:s3:::{name}/{bucket.key_prefix}*"],
+                },
+            ]
+        if key:
+            actions = sorted({a for _, access in declared for a in KEY_ACTIONS[access]})
             statements.append(
                 {
                     "Sid": "BucketKey",
                     "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": [str(key)],
+                    "Action": actions,
+                    "Resource": [str(values[-1])],
                 }
             )
         return _dumps({"Version": "2012-10-17", "Statement": statements})
 
-    inputs: list[pulumi.Input[str]] = list(buckets)
-    if storage.kms_key_arn is not None:
-        inputs.append(storage.kms_key_arn)
-    return pulumi.Output.all(*inputs).apply(document)
+    return pulumi.Output.all(*names, *key).apply(document)
 
 
 def bucket_store_policy(

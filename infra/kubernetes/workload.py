@@ -54,7 +54,7 @@ def supplied(
         values[Wire.POSTGRES_DSN] = backends.postgres.dsn()
     if backends.redis is not None:
         values[Wire.REDIS_URL] = backends.redis.url()
-    if backends.storage is not None and "archive" in backends.storage.app_buckets:
+    if backends.storage is not None and "archive" in backends.storage.buckets:
         values[Wire.ARCHIVE_BUCKET] = backends.storage.buckets["archive"]
     return values
 

@@ -14,7 +14,8 @@ def parts(plan: Plan, purpose: str) -> dict[str, Resource]:
 
 def test_three_private_encrypted_versioned_buckets(plans: dict[str, Plan]) -> None:
     for plan in plans.values():
-        assert len(plan.of_type("aws:s3/bucket:Bucket")) == 3
+        # Storage's three, and Athena's results bucket (tests/infra/test_archive_catalog.py).
+        assert len(plan.of_type("aws:s3/bucket:Bucket")) == 4
         key = plan.one("aws:kms/key:Key", "storage-key")
         assert key.plain["enableKeyRotation"] is True
         for purpose in PURPOSES:
@@ -64,8 +65,11 @@ def test_lifecycle_tiers_the_archive_and_expires_backups_and_logs(plans: dict[st
         transitions = rules["archive"]["tiering"]["transitions"]
         assert [(t["days"], t["storageClass"]) for t in transitions] == [
             (cfg.archive_infrequent_access_days, "STANDARD_IA"),
-            (cfg.archive_glacier_days, "GLACIER"),
+            (cfg.archive_glacier_ir_days, "GLACIER_IR"),
         ]
+        # Nothing the archive holds ever needs a restore before it can be read.
+        assert {t["storageClass"] for t in transitions} <= {"STANDARD_IA", "GLACIER_IR"}
+        assert rules["archive"]["tiering"]["expiration"] == {"expiredObjectDeleteMarker": True}
         assert rules["backups"]["expiry"]["expiration"]["days"] == cfg.backups_retention_days
         assert rules["logs"]["expiry"]["expiration"]["days"] == cfg.logs_retention_days
         for purpose in PURPOSES:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from policies.offline import EngineResource, OfflineAnalyzer
-from tests.policies.harness import Case, check, res
+from policies.offline import UNKNOWN, EngineResource, OfflineAnalyzer
+from tests.policies.harness import Case, check, found, res
 
 BUCKET = "aws:s3/bucket:Bucket"
 S3 = "aws:s3/"
@@ -56,7 +56,23 @@ def safe_bucket(name: str = "logs") -> list[EngineResource]:
             {"rule": {"objectOwnership": "BucketOwnerEnforced"}},
             deps=[bucket],
         ),
+        res(
+            f"{S3}bucketVersioning:BucketVersioning",
+            name,
+            {"versioningConfiguration": {"status": "Enabled"}},
+            deps=[bucket],
+        ),
     ]
+
+
+CUSTOMER_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd"
+
+
+def keyed(props_key: object) -> dict[str, object]:
+    default: dict[str, object] = {"sseAlgorithm": "aws:kms"}
+    if props_key is not None:
+        default["kmsMasterKeyId"] = props_key
+    return {"rules": [{"applyServerSideEncryptionByDefault": default}]}
 
 
 def without(resources: list[EngineResource], type_fragment: str) -> list[EngineResource]:
@@ -129,6 +145,51 @@ CASES = [
                 "of aws:kms, aws:kms:dsse with a customer-managed kmsMasterKeyId (key policy and "
                 "rotation under our control).",
             ),
+        ],
+    ),
+    Case(
+        "s3-customer-managed-key",
+        good=replaced(safe_bucket(), "ServerSideEncryption", keyed(CUSTOMER_KEY)),
+        bad=[
+            *safe_bucket(),
+            *replaced(safe_bucket("data"), "ServerSideEncryption", keyed("alias/aws/s3")),
+            *without(safe_bucket("raw"), "ServerSideEncryption"),
+        ],
+        expected=[
+            (
+                name,
+                f'{BUCKET} "{name}" is not encrypted with a customer-managed KMS key '
+                f"(kmsMasterKeyId: {found}). Fix: set kmsMasterKeyId of its "
+                "aws.s3.BucketServerSideEncryptionConfiguration to the ARN of an aws.kms.Key "
+                "this stack declares (its key policy and rotation are ours; aws/s3's are not).",
+            )
+            for name, found in (
+                ("logs", "not set"),
+                ("data", "alias/aws/s3"),
+                ("raw", "no default encryption"),
+            )
+        ],
+    ),
+    Case(
+        "s3-versioned",
+        good=safe_bucket(),
+        bad=[
+            *without(safe_bucket(), "Versioning"),
+            *replaced(
+                safe_bucket("data"),
+                "Versioning",
+                {"versioningConfiguration": {"status": "Suspended"}},
+            ),
+        ],
+        expected=[
+            (
+                name,
+                f'{BUCKET} "{name}" is not versioned ({found}): an overwrite or a delete loses the '
+                "object at once. Fix: add an aws.s3.BucketVersioning for it with "
+                "versioningConfiguration.status Enabled, and a lifecycle rule that expires "
+                "noncurrent versions.",
+            )
+            for name, found in (("logs", "no aws.s3.BucketVersioning"), ("data", "Suspended"))
         ],
     ),
     Case(
@@ -275,8 +336,6 @@ def test_policy(analyzer: OfflineAnalyzer, case: Case) -> None:
 def test_a_bucket_policy_inline_counts_and_an_account_block_covers_every_bucket(
     analyzer: OfflineAnalyzer,
 ) -> None:
-    from tests.policies.harness import found
-
     inline = res(BUCKET, "legacy", {"policy": json.dumps(TLS_ONLY)})
     assert found(analyzer, "s3-tls-only", [inline]) == []
     account = res(
@@ -288,3 +347,9 @@ def test_a_bucket_policy_inline_counts_and_an_account_block_covers_every_bucket(
         ),
     )
     assert found(analyzer, "s3-public-access-blocked", [inline, account]) == []
+
+
+def test_a_key_created_by_the_same_update_is_a_customer_key(analyzer: OfflineAnalyzer) -> None:
+    """A new stack's preview: the key's ARN is not known yet, but it is a key of the stack."""
+    bucket = replaced(safe_bucket(), "ServerSideEncryption", keyed(UNKNOWN))
+    assert found(analyzer, "s3-customer-managed-key", bucket) == []

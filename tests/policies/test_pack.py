@@ -17,6 +17,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from policies.offline import read_config, reconcile
 from policies.pack import CONFIG_DIRECTORY, DIRECTORY, NAME, POLICIES
 from tests.policies import (
+    test_aws_archive,
     test_aws_cluster,
     test_aws_data,
     test_aws_network,
@@ -57,6 +58,7 @@ def test_at_least_thirty_policies_each_one_validator_with_a_unique_name() -> Non
 
 def test_every_policy_has_a_compliant_and_a_non_compliant_case() -> None:
     modules = (
+        test_aws_archive,
         test_aws_data,
         test_aws_storage,
         test_aws_network,

@@ -219,8 +219,25 @@ def test_a_missing_required_key_is_named(missing: str, message: str) -> None:
         ("kafka", {"brokers": 2}, "gamemetrics:kafka.brokers: expected 1 (dev) or 3 and more"),
         (
             "storage",
-            {"archiveInfrequentAccessDays": 90, "archiveGlacierDays": 60},
-            "gamemetrics:storage.archiveGlacierDays: expected more than",
+            {"archiveInfrequentAccessDays": 60, "archiveGlacierIrDays": 80},
+            "gamemetrics:storage.archiveGlacierIrDays: expected at least "
+            "archiveInfrequentAccessDays + 30 (90), got 80",
+        ),
+        (
+            "athena",
+            {"bytesScannedCutoffGib": 0},
+            "gamemetrics:athena.bytesScannedCutoffGib: expected an integer from 1 to 1048576",
+        ),
+        (
+            "athena",
+            {"resultsRetentionDays": "forever"},
+            "gamemetrics:athena.resultsRetentionDays: expected an integer from 1 to 365",
+        ),
+        # Glacier Flexible Retrieval is gone (unreadable without a restore): its key too.
+        (
+            "storage",
+            {"archiveGlacierDays": 180},
+            "gamemetrics:storage: unknown setting archiveGlacierDays; allowed: ",
         ),
     ],
 )

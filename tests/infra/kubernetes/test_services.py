@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from apps.core import services, topics
+from apps.core import buckets, services, topics
 from apps.core.settings import common, for_service
 from apps.core.settings.contract import SECTION, ServiceSettings, Wire, env
 from apps.core.settings.kafka_tls import KafkaTls
-from infra.kubernetes import kafka
+from infra.kubernetes import iam, kafka
 from infra.kubernetes.meta import APP_UID
 from infra.kubernetes.services import ServiceDeployment, ServiceDeploymentArgs, ServicePlatform
 from stacks.offline.validate import validate_objects
@@ -151,12 +151,15 @@ def test_network_policies_allow_only_the_declared_flows() -> None:
     dns = {("UDP", 53), ("TCP", 53)}
     assert _egress_ports(ingest) == dns | {("TCP", 5432), ("TCP", 6379), ("TCP", 9093)}
     assert _egress_ports(processor) == dns | {("TCP", 5432), ("TCP", 9093)}
-    assert _egress_ports(analytics) == dns | {("TCP", 5432), ("TCP", 6379)}
+    # 443: S3 (the archive): its addresses are public (the VPC's gateway endpoint routes them).
+    assert _egress_ports(analytics) == dns | {("TCP", 5432), ("TCP", 6379), ("TCP", 443)}
     # Throttling state is in PostgreSQL; Kafka for the processor's progress (privacy jobs).
-    assert _egress_ports(users) == dns | {("TCP", 5432), ("TCP", 9093)}
+    assert _egress_ports(users) == dns | {("TCP", 5432), ("TCP", 9093), ("TCP", 443)}
     for policy in (ingest, processor, analytics, users):
         assert policy["policyTypes"] == ["Ingress", "Egress"]
         for rule in policy["egress"]:
+            if rule["ports"] == [{"protocol": "TCP", "port": 443}]:
+                continue  # S3: HTTPS only, to S3's public addresses
             for peer in rule["to"]:
                 if "ipBlock" in peer:  # PostgreSQL and Redis: the VPC only, never anywhere
                     assert peer["ipBlock"] == {"cidr": harness.VPC_CIDR}
@@ -286,11 +289,67 @@ def test_irsa_role_trusts_only_the_service_account_and_grants_only_its_needs() -
         f"{issuer}:aud": "sts.amazonaws.com",
     }
     assert roles["gm-ingest-irsa"].inputs["tags"]["service"] == "ingest"
-    # No declared service needs s3 today: no service's role has a permissions policy.
-    policies = [p.name for p in program.of_type("aws:iam/rolePolicy:RolePolicy")]
-    assert not [p for p in policies if p.startswith(tuple(f"gm-{s.name}-" for s in services.ALL))]
     sa = program.one("ServiceAccount", "ingest", APPS).inputs["metadata"]["annotations"]
     assert sa["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/gm-ingest-irsa"
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/storage"
+
+
+def _archive_policy(objects: list[str], key: list[str]) -> dict[str, Any]:
+    """The document a service with the archive's `read` or `write` access gets."""
+    access = "Write" if "s3:PutObject" in objects else "Read"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListArchive",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": ["arn:aws:s3:::gm-archive"],
+            },
+            {
+                "Sid": f"{access}ArchiveObjects",
+                "Effect": "Allow",
+                "Action": objects,
+                "Resource": ["arn:aws:s3:::gm-archive/events/*"],
+            },
+            {"Sid": "BucketKey", "Effect": "Allow", "Action": key, "Resource": [KEY]},
+        ],
+    }
+
+
+def test_each_role_is_granted_exactly_its_declared_s3_access() -> None:
+    """Analytics reads the archive; retention and the eraser (users) write and delete in it;
+    the others call no AWS API. Only objects under events/, never another bucket."""
+    program = harness.platform("prod")
+    documents = {
+        p.name: json.loads(p.inputs["policy"])
+        for p in program.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name.startswith(tuple(f"gm-{s.name}-" for s in services.ALL))
+    }
+    read = _archive_policy(["s3:GetObject"], ["kms:Decrypt"])
+    write = _archive_policy(
+        ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+    )
+    assert documents == {
+        "gm-analytics-irsa-policy": read,
+        "gm-users-irsa-policy": write,
+        "gm-retention-irsa-policy": write,
+    }
+    for role in ("gm-ingest-irsa", "gm-processor-irsa"):
+        assert role in {r.name for r in program.of_type("aws:iam/role:Role")}
+
+
+def test_a_service_using_a_bucket_the_storage_lacks_is_refused() -> None:
+    storage = replace(harness.backends().storage, buckets={"logs": "gm-logs"})  # type: ignore[type-var]
+    with pytest.raises(ValueError, match="'analytics' uses bucket\\(s\\) archive; the "
+                       "ObjectStorage has logs"):  # fmt: skip
+        iam.permissions_policy(services.ANALYTICS, storage)
+    with pytest.raises(ValueError, match="'users' needs s3; no ObjectStorage given"):
+        iam.permissions_policy(services.USERS, None)
+    assert iam.permissions_policy(services.INGEST, None) is None
 
 
 ARCHIVER = services.Service(
@@ -299,6 +358,7 @@ ARCHIVER = services.Service(
     port=8090,
     public=False,
     needs=frozenset({"kafka", "s3"}),
+    s3_access={buckets.ARCHIVE: "write"},
     consumes=(topics.EVENTS,),
     liveness_path="/live",
     readiness_path="/ready",
@@ -342,8 +402,8 @@ def test_a_service_added_to_the_declaration_needs_no_infra_change() -> None:
     resources = {r for s in document["Statement"] for r in s["Resource"]}
     assert resources == {
         "arn:aws:s3:::gm-archive",
-        "arn:aws:s3:::gm-archive/*",
-        "arn:aws:kms:eu-west-1:123456789012:key/storage",
+        "arn:aws:s3:::gm-archive/events/*",
+        KEY,
     }
     config = program.one("ConfigMap", "archiver-config").inputs["data"]
     assert config["GAMEMETRICS_S3_ARCHIVE_BUCKET"] == "gm-archive"
