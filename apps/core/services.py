@@ -182,8 +182,9 @@ RETENTION: Final = Service(
     # ingestion could still accept for it (apps/kafka/progress.py).
     needs=frozenset({"postgres", "kafka", "s3"}),
     awaits=(PROCESSOR,),
-    # One pass at a time (a PostgreSQL lock makes a second replica wait): one replica.
-    scaling={"dev": Scaling(1, 1), "staging": Scaling(1, 1), "prod": Scaling(1, 1)},
+    # One pass at a time whatever the replicas (a PostgreSQL lock; the other replica's
+    # attempt is counted as `busy` and it waits an interval): a second is only a standby.
+    scaling={"dev": Scaling(1, 1), "staging": Scaling(2, 2), "prod": Scaling(2, 2)},
     # A pass holds one part (RETENTION_ROWS_PER_PART rows) in memory at a time.
     memory_request_mib=512,
     memory_limit_mib=1024,

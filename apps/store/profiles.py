@@ -196,7 +196,7 @@ def _profile(
                 event_amounts or (),
                 event_currencies or (),
                 strict=True,
-            )  # fmt: skip
+            )
         ),
     )
 
