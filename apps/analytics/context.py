@@ -16,6 +16,7 @@ from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
 from apps.analytics.prepare import Prepared
 from apps.analytics.validator import Validator
+from apps.archive.read import ArchiveReader
 from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
@@ -31,6 +32,9 @@ class Runtime:
     cache: ResultCache
     metrics: AnalyticsMetrics
     validator: Validator
+    archive: ArchiveReader
+    """Reads the days only the archive holds; S3 is reached only by the queries that
+    need such a day (readiness does not depend on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +52,9 @@ class Context:
 async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
     """Open the pool, the Redis client and the validation workers; close them on exit.
 
-    Start-up does not wait for PostgreSQL or Redis: /readyz reports PostgreSQL,
-    requests answer an error while it is down, and work without Redis. It waits
+    Start-up does not wait for PostgreSQL, Redis or S3: /readyz reports PostgreSQL,
+    requests answer an error while it is down, and work without Redis; only answers
+    that need an archived day need S3. It waits
     for the validation workers (a second or two), which no request should pay.
     """
     timeout_ms = max(1, int(settings.statement_timeout.total_seconds() * 1000))
@@ -82,7 +87,8 @@ async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
     try:
         await validator.start()
         cache = ResultCache(client, settings.cache_ttl, metrics)
-        yield Runtime(settings, pool, cache, metrics, validator)
+        archive = ArchiveReader(settings.s3, settings.archive_bucket)
+        yield Runtime(settings, pool, cache, metrics, validator, archive)
     finally:
         validator.close()
         if client is not None:

@@ -93,6 +93,15 @@ class Unavailable(AnalyticsError):
     code = INTERNAL
 
 
+class ArchivedDayUnreadable(Unavailable):
+    """An answer needs a day only the archive holds, and the archive cannot give it
+    (apps/archive/errors.py): the message names the day and why; `archivedDay` holds the
+    day. Never a partial answer."""
+
+    def __init__(self, message: str, day: str) -> None:
+        super().__init__(message, archivedDay=day)
+
+
 def to_json(error: GraphQLError) -> dict[str, Any]:
     """The error as sent to the caller; an unexpected one is logged here, with its trace."""
     original = error.original_error
