@@ -124,14 +124,14 @@ class ArchiveReader:
                     game_id, day, f"has {part.name} of {rows} rows; its catalog lists {part.rows}"
                 )
             found = fragment.physical_schema
-            for field in schema:
+            for field in SCHEMA:  # every column: filters may read any of them
                 index = found.get_field_index(field.name)
                 if index < 0 or not found.field(index).type.equals(field.type):
                     raise DayUnreadable(
                         game_id, day, f"has {part.name} whose column {field.name} is not the"
                         f" archive's {field.type}",
                     )  # fmt: skip
-            return fragment.to_table(schema=schema, columns=schema.names, filter=where)
+            return fragment.to_table(schema=SCHEMA, columns=schema.names, filter=where)
         except FileNotFoundError:
             raise DayUnreadable(
                 game_id, day, f"has lost {part.name}, which its catalog lists"
