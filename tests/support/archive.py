@@ -11,10 +11,14 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
+from apps.analytics.queries.archived import Archive, today
 from apps.archive import objects
 from apps.archive.checksum import column_checksum
 from apps.archive.parquet import SCHEMA, conform, decode, encode
+from apps.archive.read import ArchiveReader
 from apps.core.archive import Manifest, Part, part_name
+from apps.core.settings.s3 import S3Settings
+from apps.s3.client import client, ensure_buckets
 from apps.store import archived_days, raw_events
 
 
@@ -25,7 +29,13 @@ def archive_day(
     """Move the game-day's raw events to the archive in `parts` parts (small row groups, so
     readers meet several); the manifest recorded. A day with no rows is catalogued too."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        batches = list(raw_events.stream_day(conn, game_id, day))
+        # stream_day raises on a day without rows (pyarrow: "Empty CSV file"): ask first.
+        held = conn.execute(
+            "SELECT EXISTS (SELECT FROM events WHERE game_id = %s AND event_time >= %s"
+            " AND event_time < %s)",
+            (game_id, *raw_events.day_bounds(day)),
+        ).fetchone()
+        batches = list(raw_events.stream_day(conn, game_id, day)) if held and held[0] else []
         table = conform(pa.Table.from_batches(batches)) if batches else SCHEMA.empty_table()
         size = -(-table.num_rows // parts) if table.num_rows else 0
         listed = []
@@ -56,3 +66,19 @@ def restore_day(dsn: str, s3: Any, bucket: str, game_id: uuid.UUID, day: date) -
             stored = raw_events.restore(conn, game_id, pa.concat_tables(tables))
             archived_days.record(conn, manifest, "restored")
     return stored
+
+
+class Bucketed:
+    """A bucket of its own on the session's S3, a boto3 client to it, and readers."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.settings = settings
+        self.s3 = client(settings)
+        self.name = f"archive-reads-{uuid.uuid4().hex[:12]}"
+        ensure_buckets(self.s3, [self.name])
+
+    def archive(self, dsn: str, game_id: uuid.UUID, day: date, parts: int = 2) -> None:
+        archive_day(dsn, self.s3, self.name, game_id, day, parts=parts)
+
+    def reader(self) -> Archive:
+        return Archive(ArchiveReader(self.settings, self.name), today())
