@@ -13,10 +13,10 @@ that span that only the archive holds (apps/analytics/queries/archived.py) are
 read from it with the same filters, grouped the same way, and merged per player
 with PostgreSQL's rows (a player's chain may cross from archived days into
 PostgreSQL's): a player with a step-1 event in the archive is sent by
-PostgreSQL too. The rest is `reached` per player, in Python: for each step-1 event, the greedy
-chain that takes at every step the earliest unused event at or after the
-previous one. Taking the earliest is never worse (any chain can be
-rewritten to use it), so the best chain over all step-1 events is the
+PostgreSQL too. The rest is `reached` per player, in Python: for each step-1
+event, the greedy chain that takes at every step the earliest unused event at
+or after the previous one. Taking the earliest is never worse (any chain can
+be rewritten to use it), so the best chain over all step-1 events is the
 deepest step the player reaches. A later step-1 event can go further than
 an earlier one (its window ends later).
 """
@@ -170,7 +170,9 @@ def _starts(firsts: Sequence[int], start_limit: int) -> bool:
 def _grouped(rows: pa.Table, types: Sequence[str], origin: datetime) -> dict[str, list[list[int]]]:
     """Archived rows as PostgreSQL groups them: per player, per step type, the ascending
     times in microseconds since `origin`."""
-    if rows.num_rows > 2 * MAX_FUNNEL_EVENTS:  # a memory bound: surely past the limit
+    # A memory bound on the archived rows held at once; the limit itself is checked on the
+    # events counted (those of players with a step-1 event), as PostgreSQL's are.
+    if rows.num_rows > 2 * MAX_FUNNEL_EVENTS:
         raise FunnelTooLarge
     t = pc.subtract(archived.micros(rows.column("event_time")), archived.micros_of(origin))
     k = pc.index_in(rows.column("event_type"), value_set=pa.array(list(types), pa.string()))
