@@ -1,7 +1,8 @@
 """The API over archived days: the same GraphQL answers before and after days move to the
-archive; a day that cannot be read is a clear error naming it (never a 500, never a
-partial answer); S3 down fails only the fields that need an archived day, and /readyz
-does not depend on it."""
+archive (funnel and eventCounts read it; the rollup metrics never read raw events); a
+day that cannot be read is a clear error naming it (never a 500, never a partial
+answer); S3 down fails only the fields that need an archived day, and /readyz does not
+depend on it."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ from apps.local.process import free_port
 from apps.local.servers import EmbeddedS3
 from apps.store import archived_days
 from tests.apps.analytics.queries.conftest import Store
+from tests.apps.analytics.queries.rows import event
 from tests.apps.analytics.queries.test_archived import write_journeys
 from tests.apps.analytics.queries.test_counts_live import write_counts
 from tests.conftest import GameKey
@@ -43,6 +45,17 @@ query Q($game: ID!) {
                        bucket: MINUTE) { bucket type count }
     midnight: eventCounts(from: "2026-03-10T23:59:30Z", to: "2026-03-11T00:00:20Z",
                           bucket: HOUR, types: ["a"]) { bucket type count }
+    activeUsers(from: "2026-03-09", to: "2026-03-12") { bucket value }
+    newUsers(from: "2026-03-09", to: "2026-03-12", filter: {platform: ""}) { bucket value }
+    retention(from: "2026-03-09", to: "2026-03-11", days: [0, 1, 2]) {
+      cohort size retained { day users rate }
+    }
+    revenue(from: "2026-03-09", to: "2026-03-12") {
+      bucket revenueUsd payingUsers purchases arpdau arppu
+    }
+    sessions(from: "2026-03-09", to: "2026-03-12") {
+      bucket sessions players avgLengthSeconds
+    }
   }
 }
 """
@@ -98,8 +111,14 @@ def test_the_same_answers_before_and_after_archiving(
 ) -> None:  # fmt: skip
     write_journeys(store, game.game_id)
     write_counts(store, game.game_id)
+    store.write(
+        event(game.game_id, "session_end", "p1", "2026-03-10T05:00:00", duration=61.5),
+        event(game.game_id, "purchase", "p2", "2026-03-10T06:00:00", amount=4.99, currency="USD"),
+        event(game.game_id, "purchase", "p2", "2026-03-11T06:00:00", amount=1.0, currency="EUR"),
+    )
     variables = {"game": str(game.game_id)}
     before = data(graphql(served.url, QUERY, token, variables))
+    assert before["revenue"][1]["purchases"] == 1
     assert before["all"][0]["users"] > 0
     assert before["edges"]
     assert before["midnight"]
