@@ -2,8 +2,9 @@
 
 Every error sent has `extensions.code`: UNAUTHENTICATED, FORBIDDEN,
 BAD_USER_INPUT (with `argument` or `limit`, and `allowed`) or INTERNAL. An
-INTERNAL error says nothing but "internal error" and an id to find it in the
-log: the exception, its trace and any SQL stay on the server.
+unexpected INTERNAL error says nothing but "internal error" and an id to find it
+in the log: the exception, its trace and any SQL stay on the server (a backend
+that is down, or an archived day that cannot be read, is said plainly).
 """
 
 import logging
