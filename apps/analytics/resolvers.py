@@ -206,7 +206,8 @@ async def event_counts(
 
 
 def _archive(info: Info) -> Archive:
-    return Archive(info.context.runtime.archive, info.context.today)
+    rt = info.context.runtime
+    return Archive(rt.archive, info.context.today, rt.archive_threads)
 
 
 async def player(info: Info, game_id: uuid.UUID, player_id: str) -> results.PlayerAnswer:

@@ -9,8 +9,10 @@ before the days moved.
 """
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -33,11 +35,13 @@ _MICRO: Final = timedelta(microseconds=1)
 @dataclass(frozen=True, slots=True)
 class Archive:
     """The archive as one request sees it: the process's reader (None when no archive is
-    configured: an archived day then fails the query, naming it) and the UTC day asked
-    on (days past the game's `archive_days` on that day are expired: empty)."""
+    configured: an archived day then fails the query, naming it), the UTC day asked
+    on (days past the game's `archive_days` on that day are expired: empty), and the
+    threads that read (None: asyncio's default ones)."""
 
     reader: ArchiveReader | None
     today: date
+    threads: Executor | None = None
 
     async def days(
         self, conn: Conn, game_id: uuid.UUID, first: date, last: date
@@ -51,14 +55,16 @@ class Archive:
         where: pc.Expression | None,
     ) -> pa.Table:  # fmt: skip
         """The rows of `days` matching `where`, in a thread (the event loop keeps serving;
-        the request's time budget cancels the wait). ArchiveReadError naming a day."""
+        the request's time budget cancels the wait, S3's timeouts end the thread).
+        ArchiveReadError naming a day."""
         if not days:
             return pa.schema([SCHEMA.field(c) for c in columns]).empty_table()
         if self.reader is None:
             raise ArchiveUnavailable(
                 game_id, days[0].event_date, "is archived, and no archive is configured"
             )
-        return await asyncio.to_thread(self.reader.read, game_id, days, columns, where)
+        read = functools.partial(self.reader.read, game_id, days, columns, where)
+        return await asyncio.get_running_loop().run_in_executor(self.threads, read)
 
 
 def today() -> date:
