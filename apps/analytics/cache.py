@@ -13,6 +13,14 @@ else an answer depends on: the field, its arguments, and the inputs that are
 not data (today's date for retention, the USD rates for revenue). It does not
 hold the token: access is checked before the cache is asked.
 
+The archive (issue 17): moving a day's raw events to the archive changes no
+answer (funnel and eventCounts read the archived days), so it bumps no version.
+An archived day expires by the calendar (the game's `archive_days`), not by a
+new version: the keys of the fields that read raw events hold today's date. An
+erasure changes answers: PostgreSQL's eraser bumps the version as it commits,
+and the archive's eraser must bump it again in the transaction that records the
+rewritten parts in the catalog (until then, answers still count the player).
+
 Redis is an accelerator, never a dependency: when it fails, the answer is
 computed, the failure is counted, and Redis is left alone for a few seconds.
 """

@@ -4,6 +4,7 @@ request's caller."""
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,10 +17,13 @@ from apps.analytics.cache import ResultCache
 from apps.analytics.metrics import AnalyticsMetrics
 from apps.analytics.prepare import Prepared
 from apps.analytics.validator import Validator
+from apps.archive.read import ArchiveReader
 from apps.core.settings.analytics import AnalyticsSettings
 from apps.store.tokens import TokenGrant
 
 log = logging.getLogger(__name__)
+_ARCHIVE_THREADS = 4
+"""Archive reads at once per process (each reads up to 8 parts at once itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,12 @@ class Runtime:
     cache: ResultCache
     metrics: AnalyticsMetrics
     validator: Validator
+    archive: ArchiveReader
+    """Reads the days only the archive holds; S3 is reached only by the queries that
+    need such a day (readiness does not depend on it)."""
+    archive_threads: ThreadPoolExecutor
+    """The threads those reads block: their own, so a slow S3 never takes the default
+    threads asyncio resolves host names with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +58,10 @@ class Context:
 async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
     """Open the pool, the Redis client and the validation workers; close them on exit.
 
-    Start-up does not wait for PostgreSQL or Redis: /readyz reports PostgreSQL,
-    requests answer an error while it is down, and work without Redis. It waits
-    for the validation workers (a second or two), which no request should pay.
+    Start-up does not wait for PostgreSQL, Redis or S3: /readyz reports PostgreSQL,
+    requests answer an error while it is down, and work without Redis; only answers
+    that need an archived day need S3. It waits for the validation workers (a second
+    or two), which no request should pay.
     """
     timeout_ms = max(1, int(settings.statement_timeout.total_seconds() * 1000))
 
@@ -79,11 +90,14 @@ async def open_runtime(settings: AnalyticsSettings) -> AsyncIterator[Runtime]:
         else None
     )
     validator = Validator(settings.validation_processes)
+    archive_threads = ThreadPoolExecutor(_ARCHIVE_THREADS, thread_name_prefix="archive-read")
     try:
         await validator.start()
         cache = ResultCache(client, settings.cache_ttl, metrics)
-        yield Runtime(settings, pool, cache, metrics, validator)
+        archive = ArchiveReader(settings.s3, settings.archive_bucket)
+        yield Runtime(settings, pool, cache, metrics, validator, archive, archive_threads)
     finally:
+        archive_threads.shutdown(wait=False, cancel_futures=True)
         validator.close()
         if client is not None:
             await client.aclose()

@@ -2,8 +2,9 @@
 
 Every error sent has `extensions.code`: UNAUTHENTICATED, FORBIDDEN,
 BAD_USER_INPUT (with `argument` or `limit`, and `allowed`) or INTERNAL. An
-INTERNAL error says nothing but "internal error" and an id to find it in the
-log: the exception, its trace and any SQL stay on the server.
+unexpected INTERNAL error says nothing but "internal error" and an id to find it
+in the log: the exception, its trace and any SQL stay on the server (a backend
+that is down, or an archived day that cannot be read, is said plainly).
 """
 
 import logging
@@ -91,6 +92,15 @@ class Unavailable(AnalyticsError):
     """A backend needed to answer is down (the database): retry later."""
 
     code = INTERNAL
+
+
+class ArchivedDayUnreadable(Unavailable):
+    """An answer needs a day only the archive holds, and the archive cannot give it
+    (apps/archive/errors.py): the message names the day and why; `archivedDay` holds the
+    day. Never a partial answer."""
+
+    def __init__(self, message: str, day: str) -> None:
+        super().__init__(message, archivedDay=day)
 
 
 def to_json(error: GraphQLError) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from psycopg_pool import PoolTimeout
 from apps.analytics import games, limits, queries, results
 from apps.analytics.cache import cache_key
 from apps.analytics.context import Context
-from apps.analytics.errors import BadUserInput, GameNotFound, RoleRequired, Unavailable
+from apps.analytics.errors import (
+    ArchivedDayUnreadable,
+    BadUserInput,
+    GameNotFound,
+    RoleRequired,
+    Unavailable,
+)
+from apps.analytics.queries.archived import Archive
+from apps.archive.errors import ArchiveReadError, ArchiveUnavailable
 from apps.core import periods
 from apps.store import profiles
 
@@ -42,7 +50,8 @@ async def metric(
 
     The version is read before computing (see cache.py). A statement that runs
     past the statement timeout is refused as BAD_USER_INPUT (limit
-    `statementTimeoutMs`); a database that cannot be reached is INTERNAL.
+    `statementTimeoutMs`); a database that cannot be reached is INTERNAL, and so is an
+    archived day that cannot be read (ArchivedDayUnreadable, naming it).
     """
     rt = info.context.runtime
     started = time.perf_counter()
@@ -53,6 +62,11 @@ async def metric(
             version = await games.data_version(conn, game_id)
             key = cache_key(game_id, version, field, arguments)
             return await rt.cache.get_or_compute(key, result_type, lambda: compute(conn))
+    except ArchiveReadError as e:
+        retry = "; retry later" if isinstance(e, ArchiveUnavailable) else ""
+        raise ArchivedDayUnreadable(
+            f"{field}: {e}{retry}; the answer needs that day", e.day.isoformat()
+        ) from e
     finally:
         rt.metrics.field_latency.labels(field).observe(time.perf_counter() - started)
 
@@ -163,10 +177,17 @@ async def funnel(
     steps: Sequence[str], window_seconds: int, segment: periods.Segment,
 ) -> list[results.FunnelStep]:  # fmt: skip
     limits.funnel(steps, window_seconds)
-    args = {**_days(first, last, segment), "steps": list(steps), "window": window_seconds}
+    archive = _archive(info)
+    # Today: archived days expire by the day (see cache.py), not with a new data version.
+    args = {
+        **_days(first, last, segment), "steps": list(steps), "window": window_seconds,
+        "today": archive.today,
+    }  # fmt: skip
     return await metric(
         info, game_id, "funnel", args, list[results.FunnelStep],
-        lambda conn: queries.funnel(conn, game_id, first, last, steps, window_seconds, segment),
+        lambda conn: queries.funnel(
+            conn, game_id, first, last, steps, window_seconds, segment, archive
+        ),
     )  # fmt: skip
 
 
@@ -176,11 +197,17 @@ async def event_counts(
 ) -> list[results.EventCount]:  # fmt: skip
     limits.time_range(start, end, bucket)
     limits.event_types(types)
-    args = {"from": start, "to": end, "bucket": bucket, "types": types}
+    archive = _archive(info)
+    args = {"from": start, "to": end, "bucket": bucket, "types": types, "today": archive.today}
     return await metric(
         info, game_id, "eventCounts", args, list[results.EventCount],
-        lambda conn: queries.event_counts(conn, game_id, start, end, bucket, types),
+        lambda conn: queries.event_counts(conn, game_id, start, end, bucket, types, archive),
     )  # fmt: skip
+
+
+def _archive(info: Info) -> Archive:
+    rt = info.context.runtime
+    return Archive(rt.archive, info.context.today, rt.archive_threads)
 
 
 async def player(info: Info, game_id: uuid.UUID, player_id: str) -> results.PlayerAnswer:

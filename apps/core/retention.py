@@ -17,7 +17,7 @@ for it, so the window PostgreSQL keeps is the larger of the two (`hot_window_day
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Final
 
 from apps.core.errors import BatchError
@@ -87,3 +87,10 @@ def hot_window_days(retention: Retention, late_horizon: timedelta) -> int:
     before ingestion stops accepting events for it (`late_horizon`: the game's
     `late_horizon_days`, or ingestion's default; a part of a day counts as a day)."""
     return max(retention.hot_days, math.ceil(late_horizon / timedelta(days=1)))
+
+
+def archive_expired(archive_days: int, day: date, today: date) -> bool:
+    """Whether the archive no longer keeps `day`'s raw events on `today`: the day is
+    `archive_days` or more days old (UTC days), or the game never archives. Readers treat
+    an expired day as empty whether or not retention has deleted its files yet."""
+    return archive_days == NEVER_ARCHIVED or (today - day).days >= archive_days

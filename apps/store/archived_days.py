@@ -13,10 +13,11 @@ from datetime import date, datetime
 from typing import Any, Final, Literal
 
 import psycopg
-from psycopg.rows import TupleRow
+from psycopg.rows import TupleRow, tuple_row
 from psycopg.types.json import Jsonb
 
 from apps.core.archive import Manifest, Part, combine
+from apps.core.retention import DEFAULT_ARCHIVE_DAYS
 
 DayState = Literal["archived", "restored", "pending"]
 MAX_PROBLEM_CHARS: Final = 2000
@@ -142,3 +143,28 @@ def problems(conn: psycopg.Connection[TupleRow]) -> int:
     """Days with a problem reported, every game (the retention service's gauge)."""
     row = conn.execute("SELECT count(*) FROM archived_days WHERE problem IS NOT NULL").fetchone()
     return int(row[0]) if row else 0
+
+
+_ARCHIVED_IN: Final = f"""
+SELECT {_COLUMNS},
+       coalesce((SELECT archive_days FROM games g WHERE g.game_id = a.game_id), %(default)s)
+FROM archived_days a
+WHERE game_id = %(game)s AND event_date BETWEEN %(first)s AND %(last)s AND state = 'archived'
+ORDER BY event_date
+"""  # noqa: S608
+
+
+async def archived_in(
+    conn: psycopg.AsyncConnection[Any], game_id: uuid.UUID, first: date, last: date
+) -> tuple[list[ArchivedDay], int]:
+    """The game's days in [first, last] that only the archive holds (state 'archived',
+    problems included: a reader must refuse those), oldest first, and the game's
+    `archive_days` (the default when the game has no row). One primary-key range scan:
+    the readers of the analytics API ask it once per answer."""
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(
+            _ARCHIVED_IN,
+            {"game": game_id, "first": first, "last": last, "default": DEFAULT_ARCHIVE_DAYS},
+        )
+        rows = await cur.fetchall()
+    return [_day(r[:-1]) for r in rows], int(rows[0][-1]) if rows else DEFAULT_ARCHIVE_DAYS

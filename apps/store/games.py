@@ -195,7 +195,9 @@ def set_retention(
     `apps.core.retention.settle`, which raises BatchError naming the field at fault.
 
     The row is locked while the new values are checked against the stored ones, so two
-    changes racing cannot together break the rule that archive_days exceed hot_days."""
+    changes racing cannot together break the rule that archive_days exceed hot_days.
+    A new archive_days changes which archived days answers read (an expired day is
+    empty), so it bumps the game's data version: cached answers are not served again."""
     with conn.transaction():
         row = conn.execute(
             "SELECT hot_days, archive_days FROM games WHERE game_id = %s FOR UPDATE", (game_id,)
@@ -208,7 +210,15 @@ def set_retention(
             "UPDATE games SET hot_days = %s, archive_days = %s WHERE game_id = %s",
             (new.hot_days, new.archive_days, game_id),
         )
+        if new.archive_days != old.archive_days:
+            conn.execute(_BUMP_VERSION, (game_id,))
     return RetentionChange(old, new)
+
+
+_BUMP_VERSION: Final = """
+INSERT INTO game_versions AS v (game_id, version, updated_at) VALUES (%s, 1, now())
+ON CONFLICT (game_id) DO UPDATE SET version = v.version + 1, updated_at = excluded.updated_at
+"""
 
 
 GRANT_SQL: Final = """

@@ -17,7 +17,7 @@ from apps.core.periods import ANY_SEGMENT, Granularity, Segment, buckets
 Conn: TypeAlias = psycopg.AsyncConnection[Any]
 """Any async connection: the queries open their own tuple-row cursors."""
 
-_SEGMENT_COLUMNS: Final = ("platform", "country", "app_version")
+SEGMENT_COLUMNS: Final = ("platform", "country", "app_version")
 """`Segment`'s fields, named like the columns that hold them."""
 
 
@@ -40,7 +40,7 @@ def segment_condition(
     """
     parts: list[sql.Composable] = []
     params: dict[str, str] = {}
-    for column in _SEGMENT_COLUMNS:
+    for column in SEGMENT_COLUMNS:
         value = getattr(segment, column)
         if value is None:
             continue

@@ -8,11 +8,15 @@ steps may fall after `last`.
 
 The database reads only the events of the step types in [first 00:00,
 last + 1 day + window) for the game and sends one row per player who has a
-step-1 event in [first, last]: that player's times of each step type. The
-rest is `reached` per player, in Python: for each step-1 event, the greedy
-chain that takes at every step the earliest unused event at or after the
-previous one. Taking the earliest is never worse (any chain can be
-rewritten to use it), so the best chain over all step-1 events is the
+step-1 event in [first, last]: that player's times of each step type. Days of
+that span that only the archive holds (apps/analytics/queries/archived.py) are
+read from it with the same filters, grouped the same way, and merged per player
+with PostgreSQL's rows (a player's chain may cross from archived days into
+PostgreSQL's): a player with a step-1 event in the archive is sent by
+PostgreSQL too. The rest is `reached` per player, in Python: for each step-1
+event, the greedy chain that takes at every step the earliest unused event at
+or after the previous one. Taking the earliest is never worse (any chain can
+be rewritten to use it), so the best chain over all step-1 events is the
 deepest step the player reaches. A later step-1 event can go further than
 an earlier one (its window ends later).
 """
@@ -23,9 +27,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from apps.analytics.queries import archived
+from apps.analytics.queries.archived import Archive
 from apps.analytics.queries.common import Conn, segment_condition
 from apps.analytics.results import FunnelStep, ratio
 from apps.core.errors import GameMetricsError
@@ -69,19 +77,23 @@ FROM (SELECT player_id, array_position(%(types)s::text[], event_type) - 1 AS k,
       WHERE game_id = %(game)s AND event_type = ANY(%(types)s::text[])
         AND event_time >= %(origin)s AND event_time < %(end)s{segment}) e
 GROUP BY player_id
-HAVING bool_or(k = %(first)s AND t < %(start_limit)s)
+HAVING bool_or(k = %(first)s AND t < %(start_limit)s){also}
 """
+_ALSO = " OR player_id = ANY(%(also)s::text[])"
+"""The players whose step-1 event is on an archived day."""
 _ARRAY = "array_agg(t) FILTER (WHERE k = {k})"
 
 
 async def funnel(
     conn: Conn, game_id: uuid.UUID, first: date, last: date, steps: Sequence[str],
-    window_seconds: int, segment: Segment,
+    window_seconds: int, segment: Segment, archive: Archive | None = None,
 ) -> list[FunnelStep]:  # fmt: skip
     """One FunnelStep per step, in order. Step 1's conversions are 1.0 (0.0 with no users).
 
     Reads the players through a server-side cursor, in chunks, inside a transaction (a
-    savepoint if the caller opened one); raises FunnelTooLarge past MAX_FUNNEL_EVENTS.
+    savepoint if the caller opened one), and the archived days of the span from
+    `archive` (None: no archive configured, today's expiry); raises FunnelTooLarge past
+    MAX_FUNNEL_EVENTS (events of both), ArchiveReadError naming a day it cannot read.
     """
     types = list(dict.fromkeys(steps))
     if len(types) >= 16 or last - first + timedelta(seconds=window_seconds) > _EXACT_SPAN:
@@ -90,13 +102,31 @@ async def funnel(
     starts_before = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
     start_limit = (starts_before - origin) // timedelta(microseconds=1)
     step_codes = [types.index(s) for s in steps]
+    end = starts_before + timedelta(seconds=window_seconds)
+    archive = archive or Archive(None, archived.today())
+    days = await archive.days(conn, game_id, first, archived.last_day(end))
+    from_archive: dict[str, list[list[int]]] = {}
+    if days:
+        from_archive = _grouped(
+            await archive.read(
+                game_id, days, ["player_id", "event_type", "event_time"],
+                archived.all_of(
+                    archived.of_types(types), archived.in_time(origin, end),
+                    archived.in_segment(segment),
+                ),
+            ),
+            types, origin,
+        )  # fmt: skip
+    starters = [
+        p for p, lists in from_archive.items() if _starts(lists[step_codes[0]], start_limit)
+    ]
     condition, params = segment_condition(segment, nullable=True)
     arrays = sql.SQL(", ").join(sql.SQL(_ARRAY.format(k=k)) for k in range(len(types)))
-    query = sql.SQL(_PLAYERS).format(arrays=arrays, segment=condition)
+    also = sql.SQL(_ALSO if starters else "")
+    query = sql.SQL(_PLAYERS).format(arrays=arrays, segment=condition, also=also)
     args: dict[str, Any] = {
         "game": game_id, "types": types, "origin": origin, "first": step_codes[0],
-        "start_limit": start_limit, "end": starts_before + timedelta(seconds=window_seconds),
-        **params,
+        "start_limit": start_limit, "end": end, "also": starters, **params,
     }  # fmt: skip
     window = window_seconds * _MICROS
     reached = [0] * (len(steps) + 1)
@@ -108,9 +138,12 @@ async def funnel(
     ):
         await cur.execute(query, args)
         while rows := await cur.fetchmany(_CHUNK):
-            for _, *of_type in rows:
+            for player, *of_type in rows:
+                earlier = from_archive.pop(player, None)
                 lists: list[list[int]] = []
-                for times in of_type:
+                for k, times in enumerate(of_type):
+                    if earlier is not None and earlier[k]:
+                        times = (times or []) + earlier[k]
                     if times is None:
                         lists.append(nothing)
                     else:
@@ -120,7 +153,45 @@ async def funnel(
                 reached[deepest(lists, step_codes, start_limit, window)] += 1
             if read > MAX_FUNNEL_EVENTS:
                 raise FunnelTooLarge
+    for lists in from_archive.values():  # players PostgreSQL holds no step event of
+        if _starts(lists[step_codes[0]], start_limit):
+            read += sum(len(times) for times in lists)
+            reached[deepest(lists, step_codes, start_limit, window)] += 1
+    if read > MAX_FUNNEL_EVENTS:
+        raise FunnelTooLarge
     return _steps(steps, reached)
+
+
+def _starts(firsts: Sequence[int], start_limit: int) -> bool:
+    """Whether a player's step-1 times (ascending) hold one that may start a chain."""
+    return bool(firsts) and firsts[0] < start_limit
+
+
+def _grouped(rows: pa.Table, types: Sequence[str], origin: datetime) -> dict[str, list[list[int]]]:
+    """Archived rows as PostgreSQL groups them: per player, per step type, the ascending
+    times in microseconds since `origin`."""
+    # A memory bound on the archived rows held at once; the limit itself is checked on the
+    # events counted (those of players with a step-1 event), as PostgreSQL's are.
+    if rows.num_rows > 2 * MAX_FUNNEL_EVENTS:
+        raise FunnelTooLarge
+    t = pc.subtract(archived.micros(rows.column("event_time")), archived.micros_of(origin))
+    k = pc.index_in(rows.column("event_type"), value_set=pa.array(list(types), pa.string()))
+    groups = (
+        pa.table({"player": rows.column("player_id"), "k": k, "t": t})
+        .group_by(["player", "k"])
+        .aggregate([("t", "list")])
+    )
+    out: dict[str, list[list[int]]] = {}
+    for player, typ, times in zip(
+        groups.column("player").to_pylist(), groups.column("k").to_pylist(),
+        groups.column("t_list").to_pylist(), strict=True,
+    ):  # fmt: skip
+        lists = out.get(player)
+        if lists is None:
+            lists = out[player] = [[] for _ in types]
+        times.sort()
+        lists[typ] = times
+    return out
 
 
 def deepest(lists: Sequence[Sequence[int]], steps: Sequence[int], start_limit: int,

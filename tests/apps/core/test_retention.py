@@ -1,7 +1,7 @@
 """The retention rules, pure: bounds, the archive-after-hot rule, the window PostgreSQL keeps.
 (tests/apps/store/test_games.py holds the migration's CHECKs to the same declaration.)"""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -75,3 +75,11 @@ def test_a_day_leaves_postgresql_only_past_both_hot_days_and_the_late_horizon() 
     # A horizon set in seconds (ingestion's default may be) counts a part of a day as a day.
     assert hot_window_days(Retention(1, 0), timedelta(days=3, seconds=1)) == 4
     assert hot_window_days(Retention(1, 0), timedelta(minutes=1)) == 1
+
+
+def test_an_archived_day_expires_when_archive_days_old() -> None:
+    day = date(2026, 1, 1)
+    assert not retention.archive_expired(730, day, day + timedelta(days=729))
+    assert retention.archive_expired(730, day, day + timedelta(days=730))
+    assert not retention.archive_expired(1, day, day)
+    assert retention.archive_expired(retention.NEVER_ARCHIVED, day, day)

@@ -98,6 +98,30 @@ def test_set_retention_changes_one_game_and_says_what_it_was(
     assert (listed[mine], listed[theirs]) == (Retention(7, 3650), Retention())
 
 
+def test_a_new_archive_days_bumps_the_games_data_version(
+    conn: psycopg.Connection[TupleRow], endpoints: Endpoints
+) -> None:
+    """Expired archived days read as empty: cached answers must not outlive the change."""
+    game_id = new_game(endpoints.postgres_dsn).game_id
+
+    def version() -> int:
+        row = conn.execute(
+            "SELECT coalesce(max(version), 0) FROM game_versions WHERE game_id = %s", (game_id,)
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    start = version()
+    games.set_retention(conn, game_id, 60, None)  # hot_days only: answers do not change
+    assert version() == start
+    games.set_retention(conn, game_id, None, 400)
+    assert version() == start + 1
+    games.set_retention(conn, game_id, 30, 400)  # the same archive_days
+    assert version() == start + 1
+    games.set_retention(conn, game_id, None, 0)
+    assert version() == start + 2
+
+
 def test_set_retention_refuses_by_field_and_changes_nothing(
     conn: psycopg.Connection[TupleRow], endpoints: Endpoints
 ) -> None:

@@ -12,9 +12,11 @@ import psycopg
 import pytest
 from psycopg.rows import TupleRow
 
+from apps.local.servers import EmbeddedS3
 from apps.processor.partitions import Partitions
 from apps.processor.records import Row
 from apps.processor.store import BatchWriter
+from tests.support.archive import Bucketed
 from tests.support.servers import Endpoints
 
 
@@ -54,3 +56,9 @@ def game() -> uuid.UUID:
 async def conn(endpoints: Endpoints) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     async with await psycopg.AsyncConnection.connect(endpoints.postgres_dsn, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def bucket(s3: EmbeddedS3) -> Bucketed:
+    """The module's archive bucket (tests isolate by game within it)."""
+    return Bucketed(s3.settings)
