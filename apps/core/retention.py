@@ -90,7 +90,8 @@ def hot_window_days(retention: Retention, late_horizon: timedelta) -> int:
 
 
 def archive_expired(archive_days: int, day: date, today: date) -> bool:
-    """Whether the archive no longer keeps `day`'s raw events on `today`: the day is
-    `archive_days` or more days old (UTC days), or the game never archives. Readers treat
-    an expired day as empty whether or not retention has deleted its files yet."""
-    return archive_days == NEVER_ARCHIVED or (today - day).days >= archive_days
+    """Whether the archive no longer keeps `day`'s raw events on `today`: the day is more
+    than `archive_days` old (UTC days; the hot window counts the same way), or the game
+    never archives. Readers treat an expired day as empty whether or not retention has
+    deleted its files yet; retention deletes it by the same rule (apps/retention/schedule.py)."""
+    return archive_days == NEVER_ARCHIVED or (today - day).days > archive_days

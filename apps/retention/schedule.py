@@ -33,7 +33,8 @@ class GameWindows:
         return day <= self.last_hot_leaving
 
     def expired(self, day: date) -> bool:
-        """The day is past the archive's window (or, never archived, past the hot one)."""
+        """The day is past the archive's window (or, never archived, past the hot one);
+        the same rule as readers' `apps.core.retention.archive_expired`."""
         if self.last_expired is None:
             return self.leaves_postgres(day)
         return day <= self.last_expired

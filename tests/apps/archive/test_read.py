@@ -78,14 +78,14 @@ def test_only_archived_days_within_archive_days_are_read() -> None:
     game = uuid.uuid4()
     today = date(2026, 12, 7)
     states: tuple[tuple[int, DayState], ...] = (
-        (100, "archived"), (99, "archived"), (50, "restored"), (40, "pending"),
+        (101, "archived"), (100, "archived"), (50, "restored"), (40, "pending"),
     )  # fmt: skip
     days = [
         replace(catalogued(game, [], today - timedelta(days=age)), state=state)
         for age, state in states
     ]
-    assert [d.event_date for d in to_read(days, 100, today)] == [today - timedelta(days=99)]
+    assert [d.event_date for d in to_read(days, 100, today)] == [today - timedelta(days=100)]
     assert [d.event_date for d in to_read(days, 101, today)] == [
-        today - timedelta(days=100), today - timedelta(days=99),
+        today - timedelta(days=101), today - timedelta(days=100),
     ]  # fmt: skip
     assert to_read(days, 0, today) == []  # a game that never archives keeps nothing there

@@ -77,9 +77,20 @@ def test_a_day_leaves_postgresql_only_past_both_hot_days_and_the_late_horizon() 
     assert hot_window_days(Retention(1, 0), timedelta(minutes=1)) == 1
 
 
-def test_an_archived_day_expires_when_archive_days_old() -> None:
+def test_an_archived_day_expires_once_more_than_archive_days_old() -> None:
     day = date(2026, 1, 1)
-    assert not retention.archive_expired(730, day, day + timedelta(days=729))
-    assert retention.archive_expired(730, day, day + timedelta(days=730))
+    assert not retention.archive_expired(730, day, day + timedelta(days=730))
+    assert retention.archive_expired(730, day, day + timedelta(days=731))
     assert not retention.archive_expired(1, day, day)
     assert retention.archive_expired(retention.NEVER_ARCHIVED, day, day)
+
+
+def test_retention_expires_a_day_exactly_when_readers_stop_reading_it() -> None:
+    from apps.retention.schedule import windows
+
+    today = date(2026, 12, 7)
+    for archive_days in (31, 40, 730):
+        w = windows(retention.Retention(30, archive_days), timedelta(days=30), today)
+        for age in range(archive_days - 2, archive_days + 3):
+            day = today - timedelta(days=age)
+            assert w.expired(day) == retention.archive_expired(archive_days, day, today), age

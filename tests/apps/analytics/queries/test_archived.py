@@ -111,11 +111,11 @@ async def test_expired_archived_days_are_empty(
 ) -> None:
     write_journeys(store, game)
     bucket.archive(endpoints.postgres_dsn, game, D10)
-    # The default archive_days (730) counts from the day: on D10 + 730 it has expired,
-    # the day before it has not.
+    # The default archive_days (730) counts from the day: on D10 + 731 it is more than 730
+    # days old and has expired, the day before it has not (as retention deletes it).
     steps = ["a", "b"]
-    kept = replace(bucket.reader(), today=D10 + timedelta(days=729))
-    gone = replace(kept, today=D10 + timedelta(days=730))
+    kept = replace(bucket.reader(), today=D10 + timedelta(days=730))
+    gone = replace(kept, today=D10 + timedelta(days=731))
     held = await funnel(conn, game, D10, D10, steps, 3600, ANY_SEGMENT, kept)
     assert [s.users for s in held] == [2, 1]
     assert [s.users for s in await funnel(conn, game, D10, D10, steps, 3600, ANY_SEGMENT, gone)
