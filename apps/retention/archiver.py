@@ -77,6 +77,9 @@ class Prepared:
     new_parts: list[Part] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     """Objects of the day's folder the manifest does not list (deleted after the commit)."""
+    kept: tuple[Part, ...] = ()
+    """The parts the catalog listed when the pass read it: the commit is refused if an
+    erasure has since rewritten them."""
     folded_before: list[str] = field(default_factory=list)
     """Ids of the rows already in catalogued parts (a restored day): their players' totals
     were folded when they were first archived."""
@@ -192,8 +195,9 @@ def prepare(
     listed = {p.name for p in manifest.parts} | {archive.MANIFEST}
     leftovers = sorted(set(present) - listed)
     return Prepared(
-        game_id, day, manifest, pg_rows, written, leftovers, already.to_pylist() if kept else []
-    )
+        game_id, day, manifest, pg_rows, written, leftovers, tuple(kept),
+        already.to_pylist() if kept else [],
+    )  # fmt: skip
 
 
 def _listed(target: Target, game_id: uuid.UUID, day: date) -> tuple[Part, ...] | None:
@@ -216,12 +220,21 @@ def commit(conn: psycopg.Connection[TupleRow], target: Target, prepared: Prepare
     game_id, day = prepared.game_id, prepared.day
     with conn.transaction():
         conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, [game_lock.game_key(game_id)]))
+        check_unchanged(conn, prepared)
         deleted = raw_events.delete_day(conn, game_id, day, prepared.folded_before)
         if deleted != prepared.pg_rows:
             raise Changed(f"game {game_id} day {day}: {deleted} rows, {prepared.pg_rows} read")
         archived_days.record(conn, prepared.manifest, "archived")
     remove_leftovers(target, game_id, day, prepared.leftovers)
     return deleted
+
+
+def check_unchanged(conn: psycopg.Connection[TupleRow], prepared: Prepared) -> None:
+    """Changed unless the catalog still lists the parts `prepare` read (an erasure rewrites
+    them under the game's lock: committing the old list would bring the player back)."""
+    entry = archived_days.get(conn, prepared.game_id, prepared.day)
+    if (entry.parts if entry is not None else ()) != prepared.kept:
+        raise Changed(f"game {prepared.game_id} day {prepared.day}: parts rewritten meanwhile")
 
 
 def remove_leftovers(target: Target, game_id: uuid.UUID, day: date, names: Iterable[str]) -> None:

@@ -275,6 +275,9 @@ class Pass:
                     p is not None and now[g] != p.pg_rows for g, p in ready.items()
                 ):
                     raise Changed(f"partition {partition}: rows changed while archiving")
+                for prepared in ready.values():
+                    if prepared is not None:
+                        archiver.check_unchanged(conn, prepared)
                 raw_events.fold_partition(conn, partition)
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
                 conn.execute("DELETE FROM event_keys WHERE event_day = %s", (day,))
