@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from apps.cli import (
     accounts,
+    archive,
     bench,
     dev,
     games,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         infra,
         policy,
         privacy,
+        archive,
     ):
         module.register(sub)
     return parser
