@@ -7,7 +7,12 @@ Events are stored as the processor stores them (its BatchWriter: events and ever
 rollup), and days archived as the retention pass archives them (tests/support/archiving.py).
 """
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -34,6 +39,7 @@ from tests.support.archiving import (
     write_rows,
 )
 from tests.support.players import rows_of_player
+from tests.support.poll import poll_until
 from tests.support.recompute import game_state
 from tests.support.servers import Endpoints
 from tests.support.users import users_settings
@@ -237,3 +243,68 @@ def test_a_day_whose_part_does_not_match_the_catalog_fails_the_erasure_naming_it
     assert kept.parts == manifests[second].parts
     assert first is not None
     assert first.parts != manifests[FIRST].parts
+
+
+_CHILD: Final = """
+import os, sys, uuid
+import psycopg
+from apps.archive.eraser import erase_player
+from apps.core.settings.s3 import S3Settings
+from apps.s3.client import client
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    erase_player(conn, client(S3Settings.from_env(os.environ)), sys.argv[2],
+                 uuid.UUID(sys.argv[3]), sys.argv[4])
+"""
+
+
+def _changed(dsn: str, game_id: uuid.UUID, manifests: dict[date, archive.Manifest]) -> bool:
+    with psycopg.connect(dsn) as conn:
+        return any(
+            d.parts != manifests[d.event_date].parts for d in archived_days.of_game(conn, game_id)
+        )
+
+
+def _unlisted(s3: Any, game_id: uuid.UUID, manifests: dict[date, archive.Manifest]) -> bool:
+    return any(
+        set(objects.day_objects(s3, BUCKET, game_id, day)) - {p.name for p in m.parts}
+        - {archive.MANIFEST}
+        for day, m in manifests.items()
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kill_when", ["a new part is written", "the catalog changed"])
+def test_an_eraser_killed_midway_is_finished_by_the_next_run(
+    endpoints: Endpoints, store: Any, s3: EmbeddedS3, erasers: Erasers, kill_when: str
+) -> None:
+    dsn = endpoints.postgres_dsn
+    game_id, manifests = played(dsn, store)
+    erasers["postgres"](game_id, "bo")
+    moments: dict[str, Callable[[], bool]] = {
+        "a new part is written": lambda: _unlisted(store, game_id, manifests),
+        "the catalog changed": lambda: _changed(dsn, game_id, manifests),
+    }
+    moment = moments[kill_when]
+    seen: list[bool] = []
+
+    def check() -> bool:
+        seen.append(moment())
+        return seen[-1] or child.poll() is not None
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, dsn, BUCKET, str(game_id), "bo"],
+        env={**os.environ, **s3.settings.env()},
+    )  # fmt: skip
+    try:
+        poll_until(check, timeout=60, what=kill_when, every=0.005)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    assert seen[-1], f"the eraser ended (status {child.returncode}) before {kill_when}"
+    assert child.returncode == -signal.SIGKILL  # killed midway, not finished
+
+    again = erasers.erase(game_id, "bo")
+
+    assert again["postgres"]["events.removed"] == 0
+    assert player_in_archive(store, dsn, game_id, "bo") == 0
+    assert rollups_against_everything(dsn, store, game_id) == {}
+    assert s3_disagreements(dsn, store, game_id) == []
