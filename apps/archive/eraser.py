@@ -3,8 +3,9 @@ without them, and the rollups lose what their archived events added.
 
 Per catalogued day (the catalog in PostgreSQL is the commit record, apps/core/archive.py):
 
-1. read the listed parts (checked against the catalog) and keep those holding the player;
-   write each again without the player under a NEW part number (nothing listed changes);
+1. find the listed parts holding the player (their footers and player_id chunks, by
+   ranged GETs); read each whole, check it against the catalog, and write it again
+   without the player under a NEW part number (nothing listed changes);
 2. under the game's lock EXCLUSIVE (held at session level through step 3), in ONE
    transaction: check the catalog row is still the one read in step 1 (else start the
    day again), take the erased archived events out of the shared rollups (the same
@@ -123,10 +124,10 @@ def _rewrite(
     parts: list[Part] = []
     gone: list[pa.Table] = []
     for part in entry.parts:
-        data = days.fetch(s3, bucket, game_id, day, part)
-        if not players.holds(data, player_id):
+        if not players.listed_part_holds(s3, bucket, game_id, day, part, player_id):
             parts.append(part)
             continue
+        data = days.fetch(s3, bucket, game_id, day, part)
         table = days.checked(game_id, day, part, data)
         gone.append(players.rows_of(table, player_id))
         kept = parquet.without_player(table, player_id)

@@ -6,21 +6,26 @@ the player_id column is, until the player is found.
 """
 
 import uuid
+from datetime import date
 from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
 from psycopg.rows import TupleRow
 
 from apps.archive import days
+from apps.archive.ranged import RangedPart
+from apps.core.archive import Part
 from apps.store import archived_days
 
 
-def holds(data: bytes, player_id: str) -> bool:
-    """Whether the part's bytes hold a row of the player."""
-    reader = pq.ParquetFile(pa.BufferReader(data))
+def holds(source: "bytes | RangedPart", player_id: str) -> bool:
+    """Whether the part (its bytes, or the object read range by range) holds a row of the
+    player; pyarrow's errors when it is not Parquet."""
+    reader = pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else source)
     index = reader.schema_arrow.get_field_index("player_id")
     for group in range(reader.metadata.num_row_groups):
         stats = reader.metadata.row_group(group).column(index).statistics
@@ -30,6 +35,27 @@ def holds(data: bytes, player_id: str) -> bool:
         if pc.any(pc.equal(column, player_id)).as_py():
             return True
     return False
+
+
+def listed_part_holds(
+    s3: Any, bucket: str, game_id: uuid.UUID, day: date, part: Part, player_id: str
+) -> bool:
+    """Whether a listed part holds the player, reading its footer and the player_id chunks
+    that may (a few ranged GETs); DayMismatch naming the day when it is gone or is not
+    Parquet."""
+    where = f"day {day} of game {game_id}: {part.name}"
+    try:
+        return holds(RangedPart(s3, bucket, game_id, day, part.name, part.bytes), player_id)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            raise days.DayMismatch(f"{where} is missing") from None
+        if code == "InvalidRange":
+            short = f"{where} is shorter than the catalog's {part.bytes} bytes"
+            raise days.DayMismatch(short) from None
+        raise
+    except (pa.ArrowInvalid, OSError) as e:
+        raise days.DayMismatch(f"{where}: unreadable Parquet: {e}") from None
 
 
 def rows_of(table: pa.Table, player_id: str) -> pa.Table:
@@ -56,10 +82,10 @@ def archived_events(
     for entry in archived_days.of_game(conn, game_id):
         if entry.in_postgres:
             continue
+        day = entry.event_date
         for part in entry.parts:
-            data = days.fetch(s3, bucket, game_id, entry.event_date, part)
-            if holds(data, player_id):
-                table = days.checked(game_id, entry.event_date, part, data)
+            if listed_part_holds(s3, bucket, game_id, day, part, player_id):
+                table = days.read(s3, bucket, game_id, day, part)
                 found.append(rows_of(table, player_id))
     if not found:
         return []
