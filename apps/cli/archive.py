@@ -152,6 +152,8 @@ def list_days(args: argparse.Namespace) -> int:
 
 
 def restore(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from apps.archive.restore import restore_day
     from apps.processor.partitions import Partitions
     from apps.store import archived_days, games
@@ -168,10 +170,17 @@ def restore(args: argparse.Namespace) -> int:
         partitions = Partitions()
         done = []
         for day in archived_days.of_game(conn, args.game_id, args.first, args.last):
-            outcome = restore_day(
-                conn, s3, bucket, args.game_id, day.event_date, keep,
-                lambda c, d: partitions.ensure(c, [d]),
-            )  # fmt: skip
+            try:
+                outcome = restore_day(
+                    conn, s3, bucket, args.game_id, day.event_date, keep,
+                    lambda c, d: partitions.ensure(c, [d]),
+                )  # fmt: skip
+            except (BotoCoreError, ClientError) as e:
+                where = s3.meta.endpoint_url
+                raise GameMetricsError(
+                    f"cannot read the archive (bucket {bucket} at {where}) for {day.event_date}:"
+                    f" {e}; the days before it are restored, run the command again"
+                ) from None
             done.append({"date": day.event_date.isoformat(), **outcome.as_dict()})
             if outcome.reason:
                 print(f"gamemetrics archive: {outcome.reason}", file=sys.stderr)

@@ -14,6 +14,8 @@ import pytest
 
 from apps.archive import objects, parquet
 from apps.core.settings.retention import RetentionSettings
+from apps.core.settings.s3 import S3Settings
+from apps.local.process import free_port
 from apps.local.servers import EmbeddedS3
 from apps.store import archived_days
 from tests.conftest import new_game
@@ -37,10 +39,11 @@ def store(s3: EmbeddedS3) -> Any:
 
 
 def archive_cli(
-    endpoints: Endpoints, s3: EmbeddedS3, *args: str
+    endpoints: Endpoints, s3: EmbeddedS3, *args: str, settings: S3Settings | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ, **s3.settings.env(), RetentionSettings.key("archive_bucket"): BUCKET,
+        **os.environ, **(settings or s3.settings).env(),
+        RetentionSettings.key("archive_bucket"): BUCKET,
     }  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "apps.cli.main", "archive", *args,
@@ -197,3 +200,23 @@ def test_a_part_that_does_not_match_the_catalog_refuses_its_day_naming_it(
         refused = archived_days.get(conn, game_id, second)
     assert refused is not None
     assert refused.state == "archived"
+
+
+def test_an_unreachable_s3_is_a_one_line_error_naming_the_day(
+    endpoints: Endpoints, s3: EmbeddedS3, store: Any
+) -> None:
+    game_id, _ = archived_game(endpoints.postgres_dsn, store, days=1)
+    nowhere = S3Settings(endpoint=f"http://127.0.0.1:{free_port()}", max_attempts=1,
+                         access_key_id="k", secret_access_key="s")  # fmt: skip
+
+    done = archive_cli(endpoints, s3, "restore", str(game_id), "--from", FIRST.isoformat(),
+                       "--to", FIRST.isoformat(), settings=nowhere)  # fmt: skip
+
+    assert done.returncode == 2
+    assert f"cannot read the archive (bucket {BUCKET} at {nowhere.endpoint})" in done.stderr
+    assert str(FIRST) in done.stderr
+    assert "Traceback" not in done.stderr
+    with psycopg.connect(endpoints.postgres_dsn) as conn:
+        entry = archived_days.get(conn, game_id, FIRST)
+    assert entry is not None
+    assert entry.state == "archived"
