@@ -225,7 +225,7 @@ class Runner:
                 continue  # done before this runner took the job over
             try:
                 erased[name] = self._erase_in(name, job, player_id, erased)
-            except (LeaseLost, psycopg.OperationalError, psycopg_pool.PoolTimeout):
+            except (LeaseLost, psycopg.OperationalError, psycopg_pool.PoolTimeout, BotoCoreError):
                 raise
             except Exception as e:
                 failed[name] = e
