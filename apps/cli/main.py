@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         settings,
         games,
+        archive,
         tokens,
         accounts,
         simulate,
@@ -44,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
         infra,
         policy,
         privacy,
-        archive,
     ):
         module.register(sub)
     return parser
