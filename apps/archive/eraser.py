@@ -171,8 +171,10 @@ def _finished(s3: Any, bucket: str, entry: ArchivedDay, present: Mapping[str, in
 
 
 def _finish(s3: Any, bucket: str, manifest: Manifest, present: Mapping[str, int]) -> None:
-    """Make S3 say what the catalog says (the caller holds the game's lock: no retention
-    pass is between writing and committing a part of the game)."""
+    """Make S3 say what the catalog says. A retention pass prepares a day without the
+    game's lock, so objects not listed may be a pass's uncommitted parts: deleting them
+    is safe only because the pass's commit refuses a day whose catalog row changed
+    since it prepared (it starts over; its rows are still in PostgreSQL)."""
     objects.put_manifest(s3, bucket, manifest)
     listed = {p.name for p in manifest.parts}
     prefix = day_prefix(manifest.game_id, manifest.event_date)
