@@ -12,12 +12,15 @@ Per catalogued day (the catalog in PostgreSQL is the commit record, apps/core/ar
    statements as PostgreSQL's erasure, apps/store/erasure.py, over `erased_events`) when
    the day is `archived` (a restored or pending day's rows are in PostgreSQL, whose
    eraser takes them out), and record the day's new parts;
-3. still under the lock: write the manifest the catalog lists and delete every object of
-   the day it does not list (the old parts, leftovers of a crashed run).
+3. still under the lock: write the manifest the catalog lists, and delete the parts it
+   replaced and every unlisted part that holds the player (what a killed run left).
 
-Killed anywhere, a rerun is correct: before step 2 commits nothing listed changed (the
-new parts are unlisted leftovers that step 3 of the rerun deletes); after, the listed
-parts no longer hold the player, so the rerun subtracts nothing and only finishes step 3.
+Killed anywhere, a rerun is correct: before step 2 commits nothing listed changed and
+the rerun starts over (the parts the killed run wrote hold no row of the player; they
+are unlisted leftovers the retention pass sweeps); after, the listed parts no longer
+hold the player, so the rerun subtracts nothing and only finishes step 3. Unlisted
+objects that do not hold the player are never deleted here: one may be a retention
+pass's part, written and not yet committed.
 The player's own rows (players, player_days, live_players) are PostgreSQL's eraser's.
 """
 
@@ -29,11 +32,13 @@ from typing import Any, Final
 
 import psycopg
 import pyarrow as pa
+from botocore.exceptions import ClientError
 from psycopg.rows import TupleRow
 
 from apps.archive import days, objects, parquet, players
 from apps.archive.checksum import column_checksum
-from apps.core.archive import MANIFEST, Manifest, ManifestError, Part, day_prefix, part_name
+from apps.archive.ranged import RangedPart
+from apps.core.archive import Manifest, ManifestError, Part, day_prefix, part_name, part_number
 from apps.core.erasers import Erasers
 from apps.core.errors import GameMetricsError
 from apps.core.settings.s3 import S3Settings
@@ -120,6 +125,7 @@ def _rewrite(
 ) -> int:
     game_id, day = entry.game_id, entry.event_date
     present = objects.day_objects(s3, bucket, game_id, day)
+    residue = _residue(s3, bucket, entry, present, player_id)
     number = days.next_number(entry.parts, present)
     parts: list[Part] = []
     gone: list[pa.Table] = []
@@ -138,7 +144,7 @@ def _rewrite(
         number += 1
         objects.put_part(s3, bucket, game_id, day, name, encoded)
         parts.append(Part(name, kept.num_rows, len(encoded), column_checksum(kept["event_id"])))
-    if not gone and _finished(s3, bucket, entry, present):
+    if not gone and not residue:
         return 0
     removed = sum(int(t.num_rows) for t in gone)
     manifest = Manifest(game_id, day, tuple(parts), datetime.now(UTC))
@@ -150,36 +156,46 @@ def _rewrite(
             if removed:
                 _subtract(conn, game_id, entry, gone)
                 archived_days.record(conn, manifest, entry.state, entry.restored_until)
-        _finish(s3, bucket, manifest if removed else _listed(entry), present)
+        replaced = [p.name for p in entry.parts if p not in manifest.parts]
+        if removed or _lists_any(s3, bucket, entry, residue):
+            objects.put_manifest(s3, bucket, manifest if removed else _listed(entry))
+        prefix = day_prefix(game_id, day)
+        objects.delete_keys(s3, bucket, (prefix + n for n in [*replaced, *residue]))
     return removed
+
+
+def _residue(
+    s3: Any, bucket: str, entry: ArchivedDay, present: Mapping[str, int], player_id: str
+) -> list[str]:
+    """Parts of the day the catalog does not list that hold the player: those an earlier
+    run replaced and was killed before deleting, or a retention pass's uncommitted part
+    whose commit will be refused (PostgreSQL's eraser deleted the rows it read). Other
+    unlisted objects may be a pass's work in progress, and are left to the pass."""
+    listed = {p.name for p in entry.parts}
+    found = []
+    for name, size in present.items():
+        if name in listed or part_number(name) is None:
+            continue
+        source = RangedPart(s3, bucket, entry.game_id, entry.event_date, name, size)
+        try:
+            if players.holds(source, player_id):
+                found.append(name)
+        except (pa.ArrowInvalid, OSError, ClientError):
+            continue  # not a whole Parquet file (being written, or gone meanwhile)
+    return found
 
 
 def _listed(entry: ArchivedDay) -> Manifest:
     return Manifest(entry.game_id, entry.event_date, entry.parts, datetime.now(UTC))
 
 
-def _finished(s3: Any, bucket: str, entry: ArchivedDay, present: Mapping[str, int]) -> bool:
-    """The S3 side says what the catalog says: the manifest lists the catalog's parts and
-    no other object lies in the day's folder."""
-    if set(present) != {MANIFEST, *(p.name for p in entry.parts)}:
-        return False
+def _lists_any(s3: Any, bucket: str, entry: ArchivedDay, names: list[str]) -> bool:
+    """Whether the day's manifest on S3 lists one of `names` (or cannot be read)."""
     try:
         manifest = objects.get_manifest(s3, bucket, entry.game_id, entry.event_date)
     except ManifestError:
-        return False
-    return manifest is not None and manifest.parts == entry.parts
-
-
-def _finish(s3: Any, bucket: str, manifest: Manifest, present: Mapping[str, int]) -> None:
-    """Make S3 say what the catalog says. A retention pass prepares a day without the
-    game's lock, so objects not listed may be a pass's uncommitted parts: deleting them
-    is safe only because the pass's commit refuses a day whose catalog row changed
-    since it prepared (it starts over; its rows are still in PostgreSQL)."""
-    objects.put_manifest(s3, bucket, manifest)
-    listed = {p.name for p in manifest.parts}
-    prefix = day_prefix(manifest.game_id, manifest.event_date)
-    stale = [prefix + n for n in present if n != MANIFEST and n not in listed]
-    objects.delete_keys(s3, bucket, stale)
+        return True
+    return manifest is not None and any(p.name in names for p in manifest.parts)
 
 
 def _subtract(

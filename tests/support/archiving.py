@@ -103,9 +103,12 @@ def rollups_against_everything(
     return differences
 
 
-def s3_disagreements(dsn: str, s3: Any, game_id: uuid.UUID, bucket: str = BUCKET) -> list[str]:
+def s3_disagreements(
+    dsn: str, s3: Any, game_id: uuid.UUID, bucket: str = BUCKET, leftovers: bool = False
+) -> list[str]:
     """Where S3 does not say what the catalog says: a manifest that lists other parts, an
-    object not listed, a listed part missing or not matching its rows and checksum."""
+    object not listed (unless `leftovers` are allowed), a listed part missing or not
+    matching its rows and checksum."""
     found = []
     with psycopg.connect(dsn) as conn:
         entries = archived_days.of_game(conn, game_id)
@@ -116,7 +119,7 @@ def s3_disagreements(dsn: str, s3: Any, game_id: uuid.UUID, bucket: str = BUCKET
             found.append(f"{day}: the manifest lists {manifest and manifest.parts}")
         present = set(objects.day_objects(s3, bucket, game_id, day))
         listed = {p.name for p in entry.parts}
-        if present != listed | {archive.MANIFEST}:
+        if not listed <= present or (not leftovers and present != listed | {archive.MANIFEST}):
             found.append(f"{day}: objects {sorted(present)}, listed {sorted(listed)}")
         for part in entry.parts:
             if part.name not in present:
@@ -166,3 +169,16 @@ def history(game_id: uuid.UUID, first: date, days: int, players: Sequence[str]) 
                 rows.append(events_row(game_id, who, at, kind, platform=("ios", None)[i % 2],
                                        received=now - timedelta(seconds=i + k)))  # fmt: skip
     return rows
+
+
+def player_in_objects(s3: Any, game_id: uuid.UUID, player_id: str, bucket: str = BUCKET) -> int:
+    """Rows of the player in every part object of the game's folders, listed or not (what
+    Athena, reading whole folders, would find)."""
+    total = 0
+    for day in objects.archived_days(s3, bucket, game_id):
+        for name in objects.day_objects(s3, bucket, game_id, day):
+            if archive.part_number(name) is None:
+                continue
+            ids = parquet.decode(objects.get_part(s3, bucket, game_id, day, name), ["player_id"])
+            total += int(pc.sum(pc.equal(ids["player_id"], player_id)).as_py() or 0)
+    return total
