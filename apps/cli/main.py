@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from apps.cli import (
     accounts,
+    archive,
     bench,
     dev,
     games,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         settings,
         games,
+        archive,
         tokens,
         accounts,
         simulate,

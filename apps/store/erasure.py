@@ -133,11 +133,12 @@ ROLLUPS: Final = (
         ("players", "session_players", "paying_players", "events", "sessions",
          "session_seconds", "purchases"),
         "players",
-        """SELECT day, 1, bool_or(d.played)::int, bool_or(d.paid)::int,
+        """SELECT day, (count(d.day) > 0)::int, coalesce(bool_or(d.played), false)::int,
+                   coalesce(bool_or(d.paid), false)::int,
                    coalesce(max(e.events), 0), coalesce(max(e.sessions), 0),
                    coalesce(max(e.session_seconds), 0), coalesce(max(e.purchases), 0)
             FROM erased_days d
-            LEFT JOIN (SELECT (event_time AT TIME ZONE 'UTC')::date AS day, count(*) AS events,
+            FULL JOIN (SELECT (event_time AT TIME ZONE 'UTC')::date AS day, count(*) AS events,
                               count(*) FILTER (WHERE event_type = 'session_end') AS sessions,
                               coalesce(sum(duration_seconds)
                                        FILTER (WHERE event_type = 'session_end'), 0)
@@ -146,6 +147,8 @@ ROLLUPS: Final = (
                        FROM erased_events GROUP BY 1) e USING (day)
             GROUP BY day""",
     ),
+    # A day of erased_events with no erased_days row (archived events, erased after the
+    # player's rows) loses its events only: its players were taken with player_days.
     # The player's cohort is their `players` row (passed as parameters): one player on each
     # of their active days.
     _Rollup(
@@ -236,8 +239,7 @@ def erase_player(
 def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: str) -> ErasureCounts:
     cur = conn.cursor()
     cur.execute(game_lock.EXCLUSIVE, (game_lock.NAMESPACE, game_lock.game_key(game_id)))
-    for stmt in _SETUP:
-        cur.execute(stmt)
+    prepare(cur)
     params: dict[str, object] = {
         "game": game_id, "player": player_id, "live_kept": LIVE_KEPT,
         "digest": player_digest(game_id, player_id),
@@ -253,6 +255,30 @@ def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: st
     removed["players"] = 0 if cohort is None else 1
     first_day, platform, country, app_version = cohort or (None, None, None, None)
     params.update(first_day=first_day, platform=platform, country=country, app_version=app_version)
+    shared = subtract(cur, params)
+    removed.update(shared.removed)
+    counts = ErasureCounts(
+        {t: removed[t] for t in (*_OWN_ROWS, *(r.table for r in ROLLUPS))}, shared.recomputed
+    )
+    if not counts.nothing:
+        bump_version(cur, game_id)
+    return counts
+
+
+def prepare(cur: psycopg.Cursor[TupleRow]) -> None:
+    """Create the transaction's `erased_events` and `erased_days` (dropped at commit)."""
+    for stmt in _SETUP:
+        cur.execute(stmt)
+
+
+def subtract(cur: psycopg.Cursor[TupleRow], params: Mapping[str, object]) -> ErasureCounts:
+    """Take what the rows of `erased_events` and `erased_days` added out of every shared
+    rollup of the game (`params`: game, live_kept, and the player's cohort: first_day,
+    platform, country, app_version, all None when it has none). The caller holds the
+    game's lock EXCLUSIVE and the transaction; the archive's eraser fills `erased_events`
+    from archived rows and leaves `erased_days` empty (its players went with PostgreSQL's
+    erasure), so archived and stored events are taken out by the same statements."""
+    removed: dict[str, int] = {}
     recomputed: dict[str, int] = {}
     for rollup in ROLLUPS:
         delete, update = rollup.statements()
@@ -260,12 +286,18 @@ def _erase(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: st
         removed[rollup.table] = cur.rowcount
         cur.execute(update, params)
         recomputed[rollup.table] = cur.rowcount
-    counts = ErasureCounts(
-        {t: removed[t] for t in (*_OWN_ROWS, *(r.table for r in ROLLUPS))}, recomputed
-    )
-    if not counts.nothing:
-        cur.execute(_VERSION, params)  # cached analytics answers of the game drop
-    return counts
+    return ErasureCounts(removed, recomputed)
+
+
+def bump_version(cur: psycopg.Cursor[TupleRow], game_id: uuid.UUID) -> None:
+    """Cached analytics answers of the game drop."""
+    cur.execute(_VERSION, {"game": game_id})
+
+
+NO_COHORT: Final[Mapping[str, object]] = {
+    "first_day": None, "platform": None, "country": None, "app_version": None,
+}  # fmt: skip
+"""`subtract`'s cohort parameters when only events are taken out."""
 
 
 POSTGRES: Final = "postgres"

@@ -14,9 +14,13 @@ max_locks_per_transaction; running out fails every transaction that needs one). 
 erasure also holds back the batches of the games in its bucket, for as long as it runs.
 """
 
+import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Final
+
+import psycopg
+from psycopg.rows import TupleRow
 
 NAMESPACE: Final = 0x65726173
 """First key of the two-key advisory locks ("eras"); two-key locks never meet the
@@ -39,3 +43,23 @@ def game_key(game_id: uuid.UUID) -> int:
 def batch_keys(game_ids: Iterable[uuid.UUID]) -> list[int]:
     """The distinct keys of a batch's games, in the one order every transaction takes them."""
     return sorted({game_key(g) for g in set(game_ids)})  # a key per game, not per row
+
+
+@contextlib.contextmanager
+def held(
+    conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, *, exclusive: bool
+) -> Iterator[None]:
+    """The game's lock at session level, across the transactions and S3 calls of one
+    archive day (a restore SHARED, the archive's eraser EXCLUSIVE). Call outside any
+    transaction; blocks until the lock is granted; released on exit, even on error (a
+    connection that dies releases it too)."""
+    kind = "" if exclusive else "_shared"
+    key = (NAMESPACE, game_key(game_id))
+    conn.execute(f"SELECT pg_advisory_lock{kind}(%s, %s)", key)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()
+            conn.execute(f"SELECT pg_advisory_unlock{kind}(%s, %s)", key)

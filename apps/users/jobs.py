@@ -9,13 +9,16 @@ first waits until the processor has stored every event in flight when it started
   receipt and finishes, in one transaction with its audit entry;
 - an export reads the player's events through a server-side cursor under the game's
   lock (SHARED, as processor batches take it: an erasure waits for it, and it for an
-  erasure) and writes them, gzip-compressed, as parts in the same transaction.
+  erasure), merged by time with their events in the archive's `archived` days (read
+  under the same lock, apps/archive/players.py), and writes them, gzip-compressed, as
+  parts in the same transaction.
 A runner killed at any point leaves the job's lease to lapse; the job is taken over and
 resumes from what was recorded. Outages (PostgreSQL, Kafka) put the job back with a
 backoff; anything else fails it with a reason that never names the player.
 """
 
 import contextlib
+import heapq
 import logging
 import threading
 import time
@@ -26,11 +29,14 @@ from typing import Any, Final
 
 import psycopg
 import psycopg_pool
+from botocore.exceptions import BotoCoreError, ClientError
 from psycopg.rows import TupleRow, dict_row
 
+from apps.archive import days, players
 from apps.core.erasers import Erasers, ErasureFailed
 from apps.kafka.progress import KafkaUnavailable, Progress, behind
-from apps.store import audit, game_lock, privacy_jobs, profiles
+from apps.s3.client import client
+from apps.store import archived_days, audit, game_lock, privacy_jobs, profiles
 from apps.store.audit import Actor
 from apps.store.erasure import POSTGRES, ErasureCounts, erase_player
 from apps.store.privacy_jobs import Job, LeaseLost
@@ -106,6 +112,7 @@ class Runner:
             for i in range(threads)
         ]
         self._expired_at = 0.0
+        self._s3: Any = None
 
     def start(self) -> None:
         for t in self._threads:
@@ -159,7 +166,9 @@ class Runner:
             except Stopping:
                 outcome = "handed_back"
                 self._hand_back(job, timedelta(0))
-            except (psycopg.OperationalError, psycopg_pool.PoolTimeout, KafkaUnavailable) as e:
+            except (
+                psycopg.OperationalError, psycopg_pool.PoolTimeout, KafkaUnavailable, BotoCoreError,
+            ) as e:  # fmt: skip
                 outcome = "retry"
                 after = timedelta(seconds=min(60, 2 ** min(job.attempts, 6)))
                 why = type(e).__name__
@@ -216,7 +225,7 @@ class Runner:
                 continue  # done before this runner took the job over
             try:
                 erased[name] = self._erase_in(name, job, player_id, erased)
-            except (LeaseLost, psycopg.OperationalError, psycopg_pool.PoolTimeout):
+            except (LeaseLost, psycopg.OperationalError, psycopg_pool.PoolTimeout, BotoCoreError):
                 raise
             except Exception as e:
                 failed[name] = e
@@ -269,7 +278,9 @@ class Runner:
             )
             writer.line(export.profile_line(_profile(conn, job.game_id, player_id), player_id))
             events = 0
-            for row in _events(conn, job.game_id, player_id):
+            archived = self._archived(conn, job.game_id, player_id)
+            stored = _events(conn, job.game_id, player_id)
+            for row in heapq.merge(archived, stored, key=_in_time):
                 writer.line(export.event_line(row))
                 events += 1
                 if events % 10_000 == 0:
@@ -279,6 +290,24 @@ class Runner:
                 conn, job, datetime.now(UTC), export_bytes=writer.bytes, export_events=events
             )
             _audit(conn, job, "privacy.exported", {"events": events, "bytes": writer.bytes})
+
+    def _archived(
+        self, conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, player_id: str
+    ) -> list[dict[str, Any]]:
+        """The player's events in the game's archive (S3 is asked only for a game that has
+        archived days)."""
+        if not any(not d.in_postgres for d in archived_days.of_game(conn, game_id)):
+            return []
+        if self._s3 is None:
+            self._s3 = client(self._rt.settings.s3)
+        bucket = self._rt.settings.archive_bucket
+        try:
+            return players.archived_events(conn, self._s3, bucket, game_id, player_id)
+        except days.DayMismatch as e:
+            raise JobFailed(f"the archive cannot be exported: {e}") from None
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "?")
+            raise JobFailed(f"the archive on S3 refused a read ({code})") from None
 
     # ---- ending --------------------------------------------------------------------------
 
@@ -319,6 +348,10 @@ def _profile(
         return profiles.player_profile(conn, game_id, player_id)
     except profiles.UnknownCurrency:
         return None
+
+
+def _in_time(row: dict[str, Any]) -> tuple[datetime, str]:
+    return row["event_time"], str(row["event_id"])
 
 
 def _events(

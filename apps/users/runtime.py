@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from apps.archive.eraser import register_archive
 from apps.core.erasers import Erasers
 from apps.core.settings.users import UsersSettings
 from apps.store.erasure import register_postgres
@@ -78,8 +79,9 @@ def open_runtime(settings: UsersSettings) -> Iterator[Runtime]:
 
 
 def platform_erasers(settings: UsersSettings) -> Erasers:
-    """Every store a player's erasure must reach: PostgreSQL first, then each store a later
-    service adds (its eraser registered here)."""
+    """Every store a player's erasure must reach: PostgreSQL first, then the raw-event
+    archive on S3, then each store a later service adds (its eraser registered here)."""
     erasers = Erasers()
     register_postgres(erasers, settings.postgres_dsn)
+    register_archive(erasers, settings.postgres_dsn, settings.s3, settings.archive_bucket)
     return erasers
