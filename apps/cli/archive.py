@@ -3,8 +3,8 @@ of them back into PostgreSQL.
 
 The days come from the catalog (`archived_days`, the commit record); S3 is reached with
 the retention service's contract (its `s3` section and archive bucket, from
-GAMEMETRICS_S3_* variables) or, when those name no endpoint, the local platform's
-(`s3_endpoint` and `archive_bucket` of <data-dir>/endpoints.json, its one identity).
+GAMEMETRICS_S3_* variables), completed from the local platform's <data-dir>/endpoints.json
+(apps/cli/platform_settings.py).
 """
 
 import argparse
@@ -202,21 +202,8 @@ def restore(args: argparse.Namespace) -> int:
 
 def archive_store(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> tuple[Any, str]:
     """The S3 client and archive bucket the command targets (see the module's docstring)."""
-    from apps.core import buckets
-    from apps.core.settings.retention import RetentionSettings
-    from apps.core.settings.s3 import S3Settings
-    from apps.local.platform import read_endpoints
-    from apps.local.servers import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
+    from apps.cli.platform_settings import archive_settings
     from apps.s3.client import client
 
-    settings = S3Settings.from_env(env)
-    bucket = env.get(RetentionSettings.key("archive_bucket"))
-    local = read_endpoints(args.data_dir) or {}
-    if settings.endpoint is None and local.get("s3_endpoint"):
-        settings = S3Settings(
-            endpoint=local["s3_endpoint"], region=settings.region,
-            access_key_id=settings.access_key_id or S3_ACCESS_KEY_ID,
-            secret_access_key=settings.secret_access_key or S3_SECRET_ACCESS_KEY,
-        )  # fmt: skip
-        bucket = bucket or local.get("archive_bucket")
-    return client(settings), bucket or buckets.ARCHIVE.local_name
+    settings, bucket = archive_settings(args.data_dir, env)
+    return client(settings), bucket
