@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg.rows import TupleRow
 
-from apps.archive import objects, parquet
+from apps.archive import days, objects, parquet
 from apps.archive.checksum import column_checksum
 from apps.core import archive
 from apps.core.archive import Manifest, ManifestError, Part
@@ -115,16 +115,9 @@ def check_part(game_id: uuid.UUID, day: date, part: Part, data: bytes) -> None:
     if len(data) != part.bytes:
         raise DayProblem(game_id, day, f"{part.name} has {len(data)} bytes, listed {part.bytes}")
     try:
-        ids = parquet.decode(data, ["event_id"]).column("event_id")
-        checksum = column_checksum(ids)
-    except (parquet.PartError, ValueError) as e:
-        raise DayProblem(game_id, day, f"{part.name}: {e}") from None
-    if len(ids) != part.rows or checksum != part.checksum:
-        raise DayProblem(
-            game_id, day,
-            f"{part.name} holds {len(ids)} rows (checksum {checksum}), listed {part.rows}"
-            f" ({part.checksum})",
-        )  # fmt: skip
+        days.checked(game_id, day, part, data)
+    except days.DayMismatch as e:
+        raise DayProblem(game_id, day, str(e).split(": ", 1)[1]) from None
 
 
 def _missing(error: Exception) -> bool:

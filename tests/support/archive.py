@@ -24,22 +24,21 @@ from apps.store import archived_days, raw_events
 
 def archive_day(
     dsn: str, s3: Any, bucket: str, game_id: uuid.UUID, day: date, *,
-    parts: int = 1, rows_per_group: int = 2,
+    parts: int = 1, rows_per_part: int | None = None, rows_per_group: int = 2,
 ) -> Manifest:  # fmt: skip
-    """Move the game-day's raw events to the archive in `parts` parts (small row groups, so
-    readers meet several); the manifest recorded. A day with no rows is catalogued too."""
+    """Move the game-day's raw events to the archive as the retention pass does (parts,
+    manifest, then the catalog row and the rows' deletion in one transaction), in `parts`
+    parts or parts of `rows_per_part` rows, ordered by event id (so which rows share a
+    part does not depend on PostgreSQL's heap order), with small row groups so readers
+    meet several. A day with no rows is catalogued too."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        # stream_day raises on a day without rows (pyarrow: "Empty CSV file"): ask first.
-        held = conn.execute(
-            "SELECT EXISTS (SELECT FROM events WHERE game_id = %s AND event_time >= %s"
-            " AND event_time < %s)",
-            (game_id, *raw_events.day_bounds(day)),
-        ).fetchone()
-        batches = list(raw_events.stream_day(conn, game_id, day)) if held and held[0] else []
+        batches = list(raw_events.stream_day(conn, game_id, day))
         table = conform(pa.Table.from_batches(batches)) if batches else SCHEMA.empty_table()
-        size = -(-table.num_rows // parts) if table.num_rows else 0
+        table = table.sort_by("event_id")
+        size = rows_per_part or (-(-table.num_rows // parts) if table.num_rows else 0)
+        count = -(-table.num_rows // size) if size and table.num_rows else parts
         listed = []
-        for n in range(parts):
+        for n in range(count):
             piece = table.slice(n * size, size) if size else table.slice(0, 0)
             data = encode(piece, rows_per_group)
             objects.put_part(s3, bucket, game_id, day, part_name(n), data)

@@ -19,13 +19,14 @@ import pyarrow.compute as pc
 from apps.archive import objects, parquet
 from apps.archive.checksum import column_checksum
 from apps.core import archive
-from apps.core.archive import Manifest, Part
+from apps.core.archive import Manifest
 from apps.processor.partitions import Partitions
 from apps.processor.records import Row
 from apps.processor.store import BatchWriter
 from apps.s3.client import client, ensure_buckets
 from apps.store import archived_days, raw_events
 from apps.store.archived_days import ArchivedDay
+from tests.support import archive as support
 from tests.support.recompute import PAIRS
 
 BUCKET: Final = "test-archive"
@@ -48,25 +49,10 @@ def archive_day(
     dsn: str, s3: Any, game_id: uuid.UUID, day: date, rows_per_part: int = 1000,
     rows_per_group: int = 50, bucket: str = BUCKET,
 ) -> Manifest:  # fmt: skip
-    """Archive one game-day: its rows in parts of `rows_per_part`, the manifest, then the
-    catalog row (`archived`) and the rows' deletion in one transaction."""
-    with psycopg.connect(dsn) as conn:
-        batches = list(raw_events.stream_day(conn, game_id, day))
-        table = pa.Table.from_batches(batches) if batches else parquet.SCHEMA.empty_table()
-        table = parquet.conform(table).sort_by("event_id")
-        parts = []
-        for n, start in enumerate(range(0, table.num_rows, rows_per_part)):
-            chunk = table.slice(start, rows_per_part)
-            data = parquet.encode(chunk, rows_per_group)
-            name = archive.part_name(n)
-            objects.put_part(s3, bucket, game_id, day, name, data)
-            parts.append(Part(name, chunk.num_rows, len(data), column_checksum(chunk["event_id"])))
-        manifest = Manifest(game_id, day, tuple(parts), datetime.now(UTC))
-        objects.put_manifest(s3, bucket, manifest)
-        with conn.transaction():
-            archived_days.record(conn, manifest, "archived")
-            raw_events.delete_day(conn, game_id, day)
-    return manifest
+    """Archive one game-day in parts of `rows_per_part` rows (tests/support/archive.py)."""
+    return support.archive_day(
+        dsn, s3, bucket, game_id, day, rows_per_part=rows_per_part, rows_per_group=rows_per_group
+    )
 
 
 def archived_rows(

@@ -14,7 +14,6 @@ import pytest
 from apps.archive import objects
 from apps.core import archive
 from apps.core.settings.retention import RetentionSettings
-from apps.local.servers import EmbeddedS3
 from apps.retention.passes import Pass
 from apps.s3.client import client
 from apps.store import archived_days
@@ -24,15 +23,9 @@ from tests.support.retention import (
     events_on,
     game_with_retention,
     pg_rows,
-    retention_settings,
     write,
 )  # fmt: skip
 from tests.support.servers import Endpoints
-
-
-@pytest.fixture(scope="module")
-def settings(endpoints: Endpoints, s3: EmbeddedS3) -> RetentionSettings:
-    return retention_settings(endpoints, s3, f"crash-{uuid.uuid4().hex[:8]}")
 
 
 def killed_pass(settings: RetentionSettings, step: str, *games: uuid.UUID) -> None:

@@ -16,7 +16,6 @@ from apps.archive import objects, parquet
 from apps.core.settings.retention import RetentionSettings
 from apps.core.settings.s3 import S3Settings
 from apps.local.process import free_port
-from apps.local.servers import EmbeddedS3
 from apps.retention.app import create_app
 from apps.retention.metrics import RetentionMetrics
 from apps.retention.passes import Pass
@@ -30,16 +29,10 @@ from tests.support.retention import (
     events_on,
     game_with_retention,
     pg_rows,
-    retention_settings,
     write,
 )  # fmt: skip
 from tests.support.servers import Endpoints, UvicornThread
 from tests.support.topic import topic_with
-
-
-@pytest.fixture(scope="module")
-def settings(endpoints: Endpoints, s3: EmbeddedS3) -> RetentionSettings:
-    return retention_settings(endpoints, s3, f"faults-{uuid.uuid4().hex[:8]}")
 
 
 def unreachable(settings: RetentionSettings) -> RetentionSettings:

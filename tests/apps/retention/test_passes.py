@@ -4,12 +4,10 @@ PostgreSQL, what the archive holds, what is dropped and expired, and whose."""
 import uuid
 
 import psycopg
-import pytest
 
 from apps.archive import objects
 from apps.core import archive
 from apps.core.settings.retention import RetentionSettings
-from apps.local.servers import EmbeddedS3
 from apps.processor.partitions import Partitions, partition_name
 from apps.processor.store import BatchWriter
 from apps.retention.passes import Pass
@@ -23,15 +21,9 @@ from tests.support.retention import (
     events_on,
     game_with_retention,
     pg_rows,
-    retention_settings,
     write,
 )  # fmt: skip
 from tests.support.servers import Endpoints
-
-
-@pytest.fixture(scope="module")
-def settings(endpoints: Endpoints, s3: EmbeddedS3) -> RetentionSettings:
-    return retention_settings(endpoints, s3, f"retention-{uuid.uuid4().hex[:8]}")
 
 
 def run(settings: RetentionSettings, *games: uuid.UUID, days_later: int = 0) -> Pass:
