@@ -167,7 +167,7 @@ def check(t: Tenants, r: httpx.Response) -> None:
 SCHEMA = build_schema()._schema
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=200)
 @given(data=st.data())
 def test_generated_graphql_requests(tenants: Tenants, data: st.DataObject) -> None:
     ids = [str(tenants.a.game_id), str(tenants.b.game_id), str(uuid.uuid4())]
@@ -175,7 +175,7 @@ def test_generated_graphql_requests(tenants: Tenants, data: st.DataObject) -> No
     check(tenants, post(tenants, json.dumps(body).encode()))
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=80)
 @given(
     payload=st.recursive(
         st.one_of(
@@ -196,7 +196,7 @@ def test_hostile_json_bodies(tenants: Tenants, payload: object) -> None:
     check(tenants, post(tenants, json.dumps(payload).encode()))
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=80)
 @given(
     content=st.one_of(
         st.binary(max_size=300),
