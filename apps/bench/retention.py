@@ -230,7 +230,8 @@ class _Runner:
     def finish(self, started: tuple[subprocess.Popen[bytes], float]) -> PassRun:
         proc, at = started
         assert proc.stdout is not None
-        out = proc.stdout.read()
+        with proc.stdout:
+            out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - at
