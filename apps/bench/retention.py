@@ -206,16 +206,7 @@ class _Runner:
     def prepare(self) -> _Days:
         """Set the game's windows; the due days and their rows."""
         with psycopg.connect(self.plat.postgres_dsn) as conn:
-            games.set_retention(conn, self.game_id, self.o.hot_days, None)
-            conn.execute("UPDATE games SET late_horizon_days = %s WHERE game_id = %s",
-                         (self.o.hot_days, self.game_id))  # fmt: skip
-            conn.commit()
-            today = datetime.now(UTC).date()
-            return _Days(today, _day_rows(conn, self.game_id, self._last_due(today)))
-
-    def _last_due(self, today: date) -> date:
-        span = timedelta(days=self.o.hot_days)
-        return retention_windows(Retention(self.o.hot_days, 730), span, today).last_hot_leaving
+            return set_windows(conn, self.game_id, self.o.hot_days)
 
     def start(self) -> tuple[subprocess.Popen[bytes], float]:
         self.cpu0 = self._cpu()
@@ -281,6 +272,19 @@ class _Runner:
         ]  # fmt: skip
 
 
+def set_windows(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, hot_days: int) -> _Days:
+    """Set the game's hot_days and late horizon to `hot_days`; the days now due (as of the
+    real today, which the pass uses too) and their rows."""
+    games.set_retention(conn, game_id, hot_days, None)
+    conn.execute("UPDATE games SET late_horizon_days = %s WHERE game_id = %s",
+                 (hot_days, game_id))  # fmt: skip
+    conn.commit()
+    today = datetime.now(UTC).date()
+    span = timedelta(days=hot_days)
+    last = retention_windows(Retention(hot_days, 730), span, today).last_hot_leaving
+    return _Days(today, _day_rows(conn, game_id, last))
+
+
 def _fact(ok: bool, text: str) -> str:
     return f"{'OK' if ok else 'WRONG'}: {text}"
 
@@ -321,10 +325,8 @@ def _day_rows(
 def _sizes(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID) -> Sizes:
     row = conn.execute(
         "SELECT pg_database_size(current_database()),"
-        " (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)"
-        "  FROM pg_partition_tree('events')),"
-        " (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)"
-        "  FROM pg_partition_tree('event_keys')),"
+        " (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('events')),"
+        " pg_total_relation_size('event_keys'),"
         " (SELECT count(*) FROM events WHERE game_id = %s)",
         (game_id,),
     ).fetchone()
