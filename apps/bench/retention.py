@@ -138,6 +138,7 @@ def _run(
         alone = runner.finish(runner.start())
         with psycopg.connect(plat.postgres_dsn) as conn:
             after = _sizes(conn, spec.game_id)
+        vacuum_s, vacuumed = _vacuumed(plat.postgres_dsn, spec.game_id)
         checks = runner.check(due)
         archive_bytes = _archive_bytes(s3, spec.game_id, due)
     started = time.perf_counter()
@@ -168,7 +169,8 @@ def _run(
         command=o.command, machine=report.with_load_after(machine),
         workload=_workload(o, spec, runner.settings),
         data=data, due=_due(o, due), baseline=baseline, alone=alone, before=before,
-        after=after, archive_bytes=archive_bytes, windows=(first, second, third),
+        after=after, vacuumed=vacuumed, vacuum_s=vacuum_s, archive_bytes=archive_bytes,
+        windows=(first, second, third),
         under_load=under, pipeline_ratio=ratio, busy_share=busy,
         verdicts=verdicts(baseline, alone, ratio), checks=tuple(checks),
     )  # fmt: skip
@@ -332,6 +334,16 @@ def _sizes(conn: psycopg.Connection[TupleRow], game_id: uuid.UUID) -> Sizes:
     ).fetchone()
     assert row is not None
     return Sizes(*(int(v) for v in row))
+
+
+def _vacuumed(dsn: str, game_id: uuid.UUID) -> tuple[float, Sizes]:
+    """VACUUM the tables the pass deleted from (autovacuum's work, done now): the seconds
+    and the sizes then. A DELETE's space is reusable afterwards, not returned."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute("VACUUM events, event_keys")
+        seconds = time.perf_counter() - started
+        return seconds, _sizes(conn, game_id)
 
 
 def _baseline(

@@ -115,6 +115,9 @@ class RetentionReport:
     alone: PassRun
     before: Sizes
     after: Sizes
+    vacuumed: Sizes
+    """After VACUUM of `events` and `event_keys` (what autovacuum would do next)."""
+    vacuum_s: float
     archive_bytes: int
     """Sum of the due days' manifests after the pass."""
     windows: tuple[WindowResult, ...]
@@ -181,20 +184,21 @@ def _throughput_rows(r: RetentionReport) -> list[tuple[str, ...]]:
 
 
 _THROUGHPUT: Final = ("what", "rows", "seconds", "rows/s", "bytes", "notes")
-_SIZES: Final = ("PostgreSQL", "before", "after", "freed")
+_SIZES: Final = ("PostgreSQL", "before", "after the pass", "freed", "after VACUUM", "freed then")
 
 
-def _size_rows(before: Sizes, after: Sizes) -> list[tuple[str, ...]]:
-    def row(what: str, a: int, b: int, fmt: type[int] | None = None) -> tuple[str, ...]:
+def _size_rows(before: Sizes, after: Sizes, vacuumed: Sizes) -> list[tuple[str, ...]]:
+    def row(what: str, a: int, b: int, c: int, fmt: type[int] | None = None) -> tuple[str, ...]:
         show = report.num if fmt is int else _mb
-        return (what, show(a), show(b), show(a - b))
+        return (what, show(a), show(b), show(a - b), show(c), show(a - c))
 
     return [
-        row("database (pg_database_size)", before.database, after.database),
-        row("events, every partition and index", before.events, after.events),
-        row("event_keys", before.event_keys, after.event_keys),
-        row("the game's raw events (rows)", before.game_rows, after.game_rows, int),
-    ]
+        row("database (pg_database_size)", before.database, after.database, vacuumed.database),
+        row("events, every partition and index", before.events, after.events, vacuumed.events),
+        row("event_keys", before.event_keys, after.event_keys, vacuumed.event_keys),
+        row("the game's raw events (rows)", before.game_rows, after.game_rows,
+            vacuumed.game_rows, int),
+    ]  # fmt: skip
 
 
 def render(r: RetentionReport) -> str:
@@ -217,8 +221,10 @@ def render(r: RetentionReport) -> str:
         "",
         f"archive rows/s / baseline rows/s: {r.archive_ratio:.1%}",
         "",
-        report.grid(_SIZES, _size_rows(r.before, r.after), left={0}),
+        report.grid(_SIZES, _size_rows(r.before, r.after, r.vacuumed), left={0}),
         "",
+        f"VACUUM events, event_keys after the pass: {r.vacuum_s:,.1f} s (a DELETE's space is "
+        "reusable after it, not returned: a dropped partition's is)",
         f"archive on S3 (sum of the manifests): {_mb(r.archive_bytes)}, "
         f"{per_s(r.archive_bytes, due.rows):,.1f} bytes/row; PostgreSQL freed "
         f"{per_s(freed, due.rows):,.1f} bytes/row",

@@ -43,7 +43,8 @@ def a_report(alone: PassRun, ratio: float, checks: tuple[str, ...]) -> Retention
         data=DataInfo(5_000, 200, 5, date(2026, 1, 1), date(2026, 1, 5), False, 3.0, (4.0, 5.0)),
         due=Due(1, date(2026, 1, 7), 3, 1_000, date(2026, 1, 1), date(2026, 1, 3)),
         baseline=BASELINE, alone=alone, before=Sizes(9_000_000, 5_000_000, 800_000, 5_000),
-        after=Sizes(6_000_000, 2_000_000, 800_000, 4_000), archive_bytes=30_000,
+        after=Sizes(6_000_000, 2_000_000, 800_000, 4_000),
+        vacuumed=Sizes(5_000_000, 2_000_000, 700_000, 4_000), vacuum_s=0.5, archive_bytes=30_000,
         windows=(a_window("(A) no pass", 1_000), a_window("(B) retention pass running", 900),
                  a_window("(C) no pass, again", 1_000)),
         under_load=a_pass(seconds=2.0), pipeline_ratio=ratio, busy_share=1.0,
@@ -73,8 +74,9 @@ def test_the_text_puts_every_figure_beside_its_baseline_and_workload() -> None:
     assert "| retention pass (separate process) " in text
     assert "| baseline: stream_day + pyarrow write to a local file (zstd) " in text
     assert "archive rows/s / baseline rows/s: 50.0%" in text
-    assert "| database (pg_database_size)       | 9.0 MB | 6.0 MB | 3.0 MB |" in text
-    assert "| the game's raw events (rows)      |  5,000 |  4,000 |  1,000 |" in text
+    assert "| database (pg_database_size)       | 9.0 MB |         6.0 MB | 3.0 MB |" in text
+    assert "|       5.0 MB |     4.0 MB |" in text  # after VACUUM
+    assert "| the game's raw events (rows)      |  5,000 |          4,000 |  1,000 |" in text
     assert "archive on S3 (sum of the manifests): 0.0 MB, 30.0 bytes/row" in text
     assert "| (B) retention pass running |" in text
     assert "stored events/s in (B) / mean of (A) and (C): 90.0%" in text
@@ -107,6 +109,7 @@ def test_tiny_run_archives_every_due_day_alone_and_under_load(tmp_path: Path) ->
     assert result.alone.partitions_dropped == 4  # the game alone in its old partitions
     assert result.after.game_rows == result.before.game_rows - due.rows
     assert result.after.events < result.before.events
+    assert result.vacuumed.event_keys <= result.after.event_keys
     assert result.archive_bytes == result.alone.bytes > 0
     assert [w.name[:3] for w in result.windows] == ["(A)", "(B)", "(C)"]
     assert all(w.stored_per_s > 0 and w.failed == 0 for w in result.windows)
