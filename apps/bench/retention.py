@@ -259,6 +259,9 @@ class _Runner:
                              f"{'missing' if m is None else f'{m.rows:,}'}")  # fmt: skip
         with psycopg.connect(self.plat.postgres_dsn) as conn:
             left = _day_rows(conn, self.game_id, last) if last else {}
+            row = conn.execute("SELECT count(*) FROM event_keys WHERE game_id = %s"
+                               " AND event_day <= %s", (self.game_id, last)).fetchone()  # fmt: skip
+            keys = int(row[0]) if row else -1
             catalog = {d.event_date: d for d in archived_days.all_days(conn)
                        if d.game_id == self.game_id}  # fmt: skip
         archived = [d for d in due.rows if d in catalog and catalog[d].state == "archived"
@@ -267,8 +270,9 @@ class _Runner:
         return [
             _fact(not wrong, f"{self.name}: the manifests of the {n} due days list the "
                   f"{total:,} rows PostgreSQL held" + (f"; {wrong[:3]}" if wrong else "")),
-            _fact(not left, f"{self.name}: PostgreSQL holds {sum(left.values()):,} rows of "
-                  "the due days after the pass"),
+            _fact(not left and keys == 0, f"{self.name}: PostgreSQL holds "
+                  f"{sum(left.values()):,} rows and {keys:,} event-id claims of the due days "
+                  "after the pass"),
             _fact(len(archived) == n, f"{self.name}: the catalog lists {len(archived)} of the "
                   f"{n} due days as archived without a problem"),
         ]  # fmt: skip
