@@ -68,6 +68,9 @@ from apps.store import archived_days, game_lock, games, raw_events
 
 Say = Callable[[str], None]
 BUCKET: Final = "bench-archive"
+"""The archive of the first platform's pass; the second's is `BUCKET-under-load` (the two
+copies hold the same game: a shared folder would hand the second pass the first's files
+as leftovers to delete)."""
 _BASELINE, _PASSING, _AGAIN = 31, 32, 33
 """Event-id phases of the three windows."""
 
@@ -113,7 +116,7 @@ def run(o: RetentionBenchOptions, say: Say) -> RetentionReport:
         say("starting s3 (embedded SeaweedFS)...")
         s3.start()
         try:
-            ensure_buckets(client(s3.settings), [BUCKET])
+            ensure_buckets(client(s3.settings), [BUCKET, f"{BUCKET}-under-load"])
             return _run(o, say, machine, folder, data_dir, spec, s3, reused,
                         manifest.load_seconds)  # fmt: skip
         finally:
@@ -198,9 +201,10 @@ class _Runner:
     ) -> None:  # fmt: skip
         self.o, self.plat, self.s3, self.game_id, self.name = o, plat, s3, game_id, name
         self.log = folder / "logs" / f"retention-{name}.log"
+        self.bucket = BUCKET if name == "alone" else f"{BUCKET}-{name}"
         self.settings = RetentionSettings(
             postgres_dsn=plat.postgres_dsn, kafka_bootstrap=plat.target.kafka_bootstrap or "",
-            archive_bucket=BUCKET, s3=s3.settings,
+            archive_bucket=self.bucket, s3=s3.settings,
         )  # fmt: skip
         self.folder = folder
         self.cpu0: dict[str, float] = {}
@@ -253,7 +257,7 @@ class _Runner:
         last = max(due.rows, default=None)
         wrong = []
         for day, rows in sorted(due.rows.items()):
-            m = objects.get_manifest(s3, BUCKET, self.game_id, day)
+            m = objects.get_manifest(s3, self.bucket, self.game_id, day)
             if m is None or m.rows != rows:
                 wrong.append(f"{day}: {rows:,} rows in PostgreSQL, manifest "
                              f"{'missing' if m is None else f'{m.rows:,}'}")  # fmt: skip
