@@ -144,7 +144,7 @@ def verdicts(baseline: Baseline, alone: PassRun, pipeline_ratio: float) -> tuple
         Verdict(
             f"archive throughput >= {TARGET_ARCHIVE_RATIO:.0%} of pyarrow writing the same rows"
             " to a local file (COPY included) in the same run",
-            f"{ratio:.0%}: {alone.per_s:,.0f} rows/s against {baseline.per_s:,.0f} rows/s",
+            f"{ratio:.2%}: {alone.per_s:,.0f} rows/s against {baseline.per_s:,.0f} rows/s",
             ratio >= TARGET_ARCHIVE_RATIO,
         ),
         Verdict(

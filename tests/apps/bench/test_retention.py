@@ -55,7 +55,7 @@ def a_report(alone: PassRun, ratio: float, checks: tuple[str, ...]) -> Retention
 def test_the_archive_target_is_60_percent_of_pyarrow_and_the_pipeline_s_85() -> None:
     met = verdicts(BASELINE, a_pass(rows=600), 0.85)
     assert [v.met for v in met] == [True, True]
-    assert met[0].measured == "60%: 600 rows/s against 1,000 rows/s"
+    assert met[0].measured == "60.00%: 600 rows/s against 1,000 rows/s"
     assert met[1].measured == "85% of stored events/s"
     missed = verdicts(BASELINE, a_pass(rows=599), 0.849)
     assert [v.met for v in missed] == [False, False]
