@@ -17,7 +17,6 @@ erasure again; the ratio is (B)'s stored events/s over the mean of (A) and (C).
 Each erasure's wall time is `erase(player) -> seconds` (`privacy_erasers`).
 """
 
-import contextlib
 import dataclasses
 import logging
 import statistics
@@ -32,26 +31,23 @@ from typing import Any, Final
 
 import psycopg
 
-from apps.bench import analytics_load, report, watch
+from apps.bench import analytics_load, dataset, report, windows
 from apps.bench.analytics import AnalyticsBenchOptions
 from apps.bench.analytics import _load as load_data
 from apps.bench.analytics_data import DataSpec
 from apps.bench.errors import BenchError
-from apps.bench.pipeline import PipelineBenchOptions, _Bench, _Window
+from apps.bench.pipeline import PipelineBenchOptions, _Bench
 from apps.bench.platform import Platform, platform
 from apps.bench.privacy_data import Target, target_ids, target_rows
 from apps.bench.privacy_erasers import Eraser, Kind, eraser
-from apps.bench.scenarios import SETTLE, outcome
-from apps.local import process
-from apps.local.servers import EmbeddedPostgres
+from apps.bench.report import Verdict
+from apps.bench.windows import WindowResult, window
 from apps.store import game_lock
 from apps.store.games import rotate_key
-from apps.store.migrate import migrate
 
 Say = Callable[[str], None]
 TARGET_ERASE_S: Final = 5.0
 TARGET_RATIO: Final = 0.90
-SCRAPE_EVERY: Final = 0.1
 _BASELINE, _ERASING, _AGAIN = 21, 22, 23
 """Event-id phases of the three windows."""
 
@@ -94,23 +90,6 @@ class Erasure:
 
 
 @dataclass(frozen=True, slots=True)
-class WindowResult:
-    name: str
-    ingested_per_s: float
-    stored_per_s: float
-    lag_start: int
-    lag_end: int
-    stall_s: float
-    """The longest time the processor's stored counter did not move in the measured window
-    (scraped every SCRAPE_EVERY s): how long its batches waited at worst. Its lag
-    would not show it: it counts records not yet consumed, and the processor keeps
-    consuming while a batch waits for the game's lock."""
-    failed: int
-    cores: dict[str, float]
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
 class DataInfo:
     events: int
     players: int
@@ -124,13 +103,6 @@ class DataInfo:
     target_events: int
     targets_seconds: float
     vacuum_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    target: str
-    measured: str
-    met: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +129,7 @@ def run(options: PrivacyBenchOptions, say: Say) -> PrivacyReport:
     folder = tempfile.TemporaryDirectory(prefix="gamemetrics-privacy-", ignore_cleanup_errors=True)
     with folder as f:
         if options.data_dir is not None:
-            manifest, reused = _cached(options, say)
+            manifest, reused = dataset.cached(options.data_dir, _analytics(options), say)
             started = time.perf_counter()
             with platform(say, workers=options.workers, processor=True,
                           users=options.eraser == "job",
@@ -173,29 +145,6 @@ def run(options: PrivacyBenchOptions, say: Say) -> PrivacyReport:
 def _analytics(o: PrivacyBenchOptions) -> AnalyticsBenchOptions:
     return AnalyticsBenchOptions(events=o.events, players=o.players, days=o.days, seed=o.seed,
                                  batch=o.batch)  # fmt: skip
-
-
-def _cached(o: PrivacyBenchOptions, say: Say) -> tuple[analytics_load.Manifest, bool]:
-    """The data set in `o.data_dir`, loaded first when the folder is new (server stopped)."""
-    folder = o.data_dir
-    assert folder is not None
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = analytics_load.check_reusable(folder, o.events, o.players, o.days, o.seed)
-    if manifest is not None:
-        say(f"reusing {manifest.events:,} events loaded earlier in {folder}")
-        return manifest, True
-    pg = EmbeddedPostgres("postgres", folder / "logs" / "postgres.log", data_dir=folder / "pg",
-                          port=process.free_port())  # fmt: skip
-    say(f"starting postgres (embedded) in {folder / 'pg'} to load the data set once...")
-    pg.start()
-    try:
-        migrate(pg.url)
-        manifest = load_data(_analytics(o), say, folder, pg.url)
-        say("VACUUM ANALYZE...")
-        analytics_load.vacuum_analyze(pg.url)
-    finally:
-        pg.stop(60)
-    return manifest, False
 
 
 def _run(
@@ -218,19 +167,18 @@ def _run(
     bench = _Bench(_pipeline(o), game_plat, say)
     erase = eraser(o.eraser, dsn, spec.game_id, plat.users_url)
     try:
-        first = _window(bench, "(A) no erasure", _BASELINE)
+        first = window(bench, "(A) no erasure", _BASELINE)
         erasures: list[Erasure] = []
-        second = _window(bench, "(B) erasures back to back", _ERASING,
+        second = window(bench, "(B) erasures back to back", _ERASING,
                          _Erasing(erase, targets, erasures, say))  # fmt: skip
-        third = _window(bench, "(C) no erasure, again", _AGAIN)
+        third = window(bench, "(C) no erasure, again", _AGAIN)
     finally:
         erase.close()
         bench.rss.stop()
     checks = _check_erased(dsn, spec.game_id, erasures)
-    base = (first.stored_per_s + third.stored_per_s) / 2
-    ratio = second.stored_per_s / base if base else 0.0
-    window = o.duration
-    busy = sum(min(e.seconds, max(window - e.started, 0.0)) for e in erasures) / window
+    ratio = windows.ratio((first, third), second)
+    span = o.duration
+    busy = sum(min(e.seconds, max(span - e.started, 0.0)) for e in erasures) / span
     return PrivacyReport(
         command=o.command, machine=report.with_load_after(machine), workload=_workload(o, spec),
         data=data, eraser=o.eraser, erasures=tuple(erasures),
@@ -323,76 +271,6 @@ class _Erasing:
             raise BenchError(f"an erasure failed: {self.error}") from self.error
 
 
-def _window(bench: _Bench, name: str, phase: int, erasing: _Erasing | None = None) -> WindowResult:
-    o, say = bench.options, bench.say
-    time.sleep(SETTLE)
-    kind = "closed loop" if o.open_rate_eps is None else f"open loop at {o.open_rate_eps:,.0f} ev/s"
-    say(f"{name}: {kind}, {o.connections} connections, {o.warmup:g}+{o.duration:g} s...")
-    rate = None if o.open_rate_eps is None else o.open_rate_eps / o.batch_size
-    with _Stalls(bench.processor_url) as stalls:
-
-        def probe(opening: bool) -> None:
-            stalls.probe(opening)
-            if erasing is not None:
-                erasing(opening)
-
-        w: _Window = bench.window(bench.spec(phase, o.duration, o.warmup, rate), on_probe=probe)
-    if erasing is not None:
-        erasing.join()
-    drained_in, _ = bench.drain(f"after {name.split()[0]}")
-    say(f"  ingested {w.load.events_per_s:,.0f}/s, stored {w.stored_per_s:,.0f}/s, lag "
-        f"{w.lag_start:,} -> {w.lag_end:,}; caught up {drained_in:.1f} s later")  # fmt: skip
-    if w.load.events == 0:
-        raise BenchError(f"{name}: no events accepted: {outcome(w.load)}")
-    return WindowResult(name, w.load.events_per_s, w.stored_per_s, w.lag_start, w.lag_end,
-                        stalls.longest, w.load.failed, w.cores,
-                        f"{outcome(w.load)}; missed {w.load.missed}; caught up {drained_in:.1f} s "
-                        "after")  # fmt: skip
-
-
-class _Stalls:
-    """The longest time the processor's stored counter stood still within the measured
-    window (between `probe(True)` and `probe(False)`), scraped every SCRAPE_EVERY s."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.longest = 0.0
-        self.measuring = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, name="stalls", daemon=True)
-
-    def probe(self, opening: bool) -> None:
-        if opening:
-            self.measuring.set()
-        else:
-            self.measuring.clear()
-            self.stop.set()
-
-    def _sample(self) -> None:
-        self.measuring.wait()
-        stored, since = -1.0, time.monotonic()
-        while not self.stop.wait(SCRAPE_EVERY):
-            with contextlib.suppress(OSError, ValueError):
-                c = watch.processor_metrics(self.url)
-                if not self.measuring.is_set():
-                    break
-                if c.stored != stored:
-                    if stored >= 0:
-                        self.longest = max(self.longest, c.at - since)
-                    stored, since = c.stored, c.at
-        if stored >= 0:  # a stall still going on when the window closed counts too
-            self.longest = max(self.longest, time.monotonic() - since)
-
-    def __enter__(self) -> "_Stalls":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.measuring.set()  # the window never opened: let the thread end
-        self.stop.set()
-        self.thread.join()
-
-
 def _check_erased(dsn: str, game_id: uuid.UUID, erasures: list[Erasure]) -> list[str]:
     """Nothing of an erased player is left in `events` or `players`."""
     ids = [e.player_id for e in erasures]
@@ -440,17 +318,6 @@ def _workload(o: PrivacyBenchOptions, spec: DataSpec) -> str:
     )
 
 
-_HEADER: Final = ("window", "ingested ev/s", "stored ev/s", "lag start", "lag end",
-                   "longest stall s", "failed", "CPU cores used", "notes")  # fmt: skip
-
-
-def _window_row(w: WindowResult) -> tuple[str, ...]:
-    num = report.num
-    return (w.name, num(w.ingested_per_s), num(w.stored_per_s), num(w.lag_start),
-            num(w.lag_end), f"{w.stall_s:.2f}", str(w.failed), report.cores_text(w.cores),
-            w.note)  # fmt: skip
-
-
 def render(r: PrivacyReport) -> str:
     d = r.data
     seconds = [e.seconds for e in r.erasures]
@@ -464,7 +331,7 @@ def render(r: PrivacyReport) -> str:
         f"{d.target_events:,} events stored in {d.targets_seconds:,.1f} s, VACUUM ANALYZE "
         f"{d.vacuum_seconds:,.1f} s",
         "",
-        report.grid(_HEADER, [_window_row(w) for w in r.windows], left={0, 7, 8}),
+        windows.table(r.windows),
         "",
         f"erasures ({r.eraser}) in (B): {len(seconds)}, {sum(e.events for e in r.erasures):,} "
         f"events erased; wall time median {statistics.median(seconds):.2f} s, max "
@@ -475,7 +342,7 @@ def render(r: PrivacyReport) -> str:
         f"stored events/s in (B) / mean of (A) and (C): {r.ratio:.1%}",
         "",
         "targets:",
-        *(f"- [{'MET ' if v.met else 'MISS'}] {v.target}: {v.measured}" for v in r.verdicts),
+        *report.verdict_lines(r.verdicts),
         "",
         "checks:",
         *(f"- {c}" for c in r.checks),

@@ -157,3 +157,16 @@ def grid(header: Sequence[str], lines: Sequence[Sequence[str]], left: set[int]) 
         + "|"
     )
     return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A target of the issue, what was measured against it, and whether it was met."""
+
+    target: str
+    measured: str
+    met: bool
+
+
+def verdict_lines(verdicts: Sequence[Verdict]) -> list[str]:
+    return [f"- [{'MET ' if v.met else 'MISS'}] {v.target}: {v.measured}" for v in verdicts]

@@ -202,6 +202,48 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="ingest processes (default: one per core)")  # fmt: skip
     q.set_defaults(handler=run_privacy)
 
+    q = benches.add_parser(
+        "retention",
+        help="archive throughput of a retention pass over the 10M-event game, and the pipeline",
+        description=(
+            "Loads the analytics benchmark's game (default 10M events, 200k players, 90 days; "
+            "with --data-dir loaded once, then copied by each run), sets its hot_days and late "
+            "horizon to --hot-days so that its older days are due, and starts an own S3 "
+            "(SeaweedFS). On one copy, with nothing else running: the due days streamed from "
+            "PostgreSQL and written by pyarrow to local files (the baseline), then the pass "
+            "(gamemetrics retention run --once --game ID, a separate process), PostgreSQL's "
+            "size before and after and the archive's bytes. On a fresh copy with ingest and "
+            "the processor: the pipeline benchmark's load into the same game in three "
+            "windows, (A) no pass, (B) the pass running, (C) no pass again. Checks that "
+            "every due day is archived whole and gone from PostgreSQL (exit 1 if not)."
+        ),
+    )
+    _common(q, duration=30.0, warmup=5.0)
+    q.add_argument("--events", type=_positive_int, default=10_000_000, metavar="N",
+                   help="events of the game's history (default 10,000,000)")  # fmt: skip
+    q.add_argument("--players", type=_positive_int, default=200_000, metavar="N",
+                   help="players of the history (default 200,000)")  # fmt: skip
+    q.add_argument("--days", type=_positive_int, default=90, metavar="N",
+                   help="days of history, ending the day before the load (default 90)")  # fmt: skip
+    q.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    q.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="the analytics data set's folder (gamemetrics bench analytics "
+                        "--data-dir): loaded once, copied by every run")  # fmt: skip
+    q.add_argument("--hot-days", type=_positive_int, default=1, metavar="N",
+                   help="the game's hot_days and late horizon: days older are archived "
+                        "(default 1: every day before yesterday)")  # fmt: skip
+    q.add_argument("--rate", type=_positive_float, default=10_000.0, metavar="EPS",
+                   help="events/s offered in each window (default 10,000)")  # fmt: skip
+    q.add_argument("--closed-loop", action="store_true",
+                   help="as much load as the API takes instead of --rate")  # fmt: skip
+    q.add_argument("--connections", type=_positive_int, default=32, metavar="N",
+                   help="concurrent keep-alive connections (default 32)")  # fmt: skip
+    q.add_argument("--load-processes", type=_positive_int, default=1, metavar="N",
+                   help="load generator processes (default 1)")  # fmt: skip
+    q.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="ingest processes (default: one per core)")  # fmt: skip
+    q.set_defaults(handler=run_retention)
+
 
 def _common(q: argparse.ArgumentParser, duration: float = 20.0, warmup: float = 2.0) -> None:
     q.add_argument("--duration", type=_positive_float, default=duration, metavar="S",
@@ -418,3 +460,30 @@ def run_privacy(args: argparse.Namespace) -> int:
     result = privacy.run(options, _say)
     print(msgspec.json.encode(result).decode() if args.json else privacy.render(result))
     return 0
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    if not benchmarks_installed():
+        return _fail(INSTALL_HINT)
+    import msgspec
+
+    from apps.bench import retention, retention_report
+
+    options = retention.RetentionBenchOptions(
+        events=args.events,
+        players=args.players,
+        days=args.days,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        hot_days=args.hot_days,
+        duration=args.duration,
+        warmup=args.warmup,
+        rate=None if args.closed_loop else args.rate,
+        connections=args.connections,
+        load_processes=args.load_processes,
+        workers=args.workers,
+        command=" ".join(["gamemetrics", *sys.argv[1:]]),
+    )
+    result = retention.run(options, _say)
+    print(msgspec.json.encode(result).decode() if args.json else retention_report.render(result))
+    return 1 if result.failed else 0

@@ -18,6 +18,8 @@ measured. docs/benchmarks.md holds their results and says which choice each back
   the consumers' fetch wait, the local topic's partitions).
 - `profile_reads`: a player's profile read with and without an index led by (game_id,
   player_id) on `events` (why the users service's migration adds one).
+- `retention_phases`: where a retention pass's time goes, phase by phase (what the
+  retention benchmark's archive throughput is made of).
 - `resume_latency`: how long a resumed consumer waits for its next record (why the
   processor does not pause its partitions between batches).
 - `writer_ab`: the processor's writer of a revision against the working tree's,

@@ -9,7 +9,9 @@ import pytest
 from apps.cli import bench
 from apps.cli.main import main
 
-BENCHMARKS = ["ingest"], ["pipeline", "--duration", "1"], ["analytics", "--no-http"]
+BENCHMARKS = (
+    ["ingest"], ["pipeline", "--duration", "1"], ["analytics", "--no-http"], ["retention"],
+)  # fmt: skip
 
 WITHOUT_BENCHMARKS = """
 import sys

@@ -14,7 +14,8 @@ NAMES = sorted(m.name for m in pkgutil.iter_modules(experiments.__path__))
 def test_every_experiment_is_listed() -> None:
     assert NAMES == [
         "broker_gaps", "consumer_loop", "erasure_cost", "funnel_ab", "hostile_query",
-        "local_broker", "profile_reads", "resume_latency", "writer_ab", "writer_statements",
+        "local_broker", "profile_reads", "resume_latency", "retention_phases", "writer_ab",
+        "writer_statements",
     ]  # fmt: skip
     assert all(f"`{name}`" in (experiments.__doc__ or "") for name in NAMES)
 
