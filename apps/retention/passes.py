@@ -270,7 +270,7 @@ class Pass:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'")
                 conn.execute(game_lock.SHARED, (game_lock.NAMESPACE, game_lock.batch_keys(ready)))
-                now = raw_events.games_of_day(conn, partition)
+                now = raw_events.fold_partition(conn, partition)
                 if set(now) != set(ready) or any(
                     p is not None and now[g] != p.pg_rows for g, p in ready.items()
                 ):
@@ -278,7 +278,6 @@ class Pass:
                 for prepared in ready.values():
                     if prepared is not None:
                         archiver.check_unchanged(conn, prepared)
-                raw_events.fold_partition(conn, partition)
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition)))
                 conn.execute("DELETE FROM event_keys WHERE event_day = %s", (day,))
                 for game_id, prepared in ready.items():

@@ -109,17 +109,23 @@ def _with_times(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 # Players' totals of the rows leaving PostgreSQL, with the profile's own expressions
-# (apps/store/profiles.py), added to what earlier days folded.
-_FOLD: Final = """
-INSERT INTO player_archived_totals AS t
-    (game_id, player_id, currency, last_seen, sessions, session_seconds, purchases, amount)
-SELECT game_id, player_id, currency, max(event_time),
-       count(*) FILTER (WHERE event_type = 'session_end'),
-       sum(duration_seconds::numeric) FILTER (WHERE event_type = 'session_end'),
-       count(*) FILTER (WHERE event_type = 'purchase'),
-       sum(amount::numeric) FILTER (WHERE event_type = 'purchase')
+# (apps/store/profiles.py), added to what earlier days folded. `agg` also counts the rows
+# per game, so one scan both folds a partition and checks it before it is dropped.
+_AGGREGATE: Final = """
+SELECT game_id, player_id, currency, count(*) AS n, max(event_time) AS last_seen,
+       count(*) FILTER (WHERE event_type = 'session_end') AS sessions,
+       sum(duration_seconds::numeric) FILTER (WHERE event_type = 'session_end')
+           AS session_seconds,
+       count(*) FILTER (WHERE event_type = 'purchase') AS purchases,
+       sum(amount::numeric) FILTER (WHERE event_type = 'purchase') AS amount
 FROM {source} WHERE {where}
 GROUP BY game_id, player_id, currency
+"""
+_UPSERT: Final = """
+INSERT INTO player_archived_totals AS t
+    (game_id, player_id, currency, last_seen, sessions, session_seconds, purchases, amount)
+SELECT game_id, player_id, currency, last_seen, sessions, session_seconds, purchases, amount
+FROM agg
 ON CONFLICT (game_id, player_id, currency) DO UPDATE SET
     last_seen = greatest(t.last_seen, excluded.last_seen),
     sessions = t.sessions + excluded.sessions,
@@ -128,6 +134,7 @@ ON CONFLICT (game_id, player_id, currency) DO UPDATE SET
     purchases = t.purchases + excluded.purchases,
     amount = CASE WHEN excluded.amount IS NULL THEN t.amount
                   ELSE coalesce(t.amount, 0) + excluded.amount END
+RETURNING 1
 """
 _DELETE_AND_FOLD: Final = """
 WITH gone AS (
@@ -135,8 +142,12 @@ WITH gone AS (
         AND event_time < %(end)s
     RETURNING game_id, event_id, player_id, currency, event_type, event_time,
               duration_seconds, amount
-), folded AS ({fold} RETURNING 1)
+), agg AS ({aggregate}), folded AS ({upsert})
 SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM folded)
+"""
+_FOLD_ALL: Final = """
+WITH agg AS ({aggregate}), folded AS ({upsert})
+SELECT game_id, sum(n)::bigint FROM agg GROUP BY game_id
 """
 
 
@@ -148,23 +159,28 @@ def delete_day(
     totals of those not in `folded_before` (event ids an earlier pass folded, for a day
     that was restored; None: all of them were); the events deleted."""
     start, end = day_bounds(day)
-    fold = sql.SQL(_FOLD).format(
+    aggregate = sql.SQL(_AGGREGATE).format(
         source=sql.Identifier("gone"),
         where=sql.SQL(
             "false" if folded_before is None else "NOT (event_id = ANY(%(before)s::uuid[]))"
         ),
     )
     row = conn.execute(
-        sql.SQL(_DELETE_AND_FOLD).format(fold=fold),
+        sql.SQL(_DELETE_AND_FOLD).format(aggregate=aggregate, upsert=sql.SQL(_UPSERT)),
         {"game": game_id, "start": start, "end": end, "before": list(folded_before or ())},
     ).fetchone()
     conn.execute("DELETE FROM event_keys WHERE game_id = %s AND event_day = %s", (game_id, day))
     return int(row[0]) if row else 0
 
 
-def fold_partition(conn: psycopg.Connection[TupleRow], partition: str) -> None:
-    """Fold the players' totals of every row of a daily partition about to be dropped."""
-    conn.execute(sql.SQL(_FOLD).format(source=sql.Identifier(partition), where=sql.SQL("true")))
+def fold_partition(conn: psycopg.Connection[TupleRow], partition: str) -> dict[uuid.UUID, int]:
+    """Fold the players' totals of every row of a daily partition about to be dropped; the
+    rows of each game it holds (one scan: the caller checks them before the drop)."""
+    aggregate = sql.SQL(_AGGREGATE).format(source=sql.Identifier(partition), where=sql.SQL("true"))
+    rows = conn.execute(
+        sql.SQL(_FOLD_ALL).format(aggregate=aggregate, upsert=sql.SQL(_UPSERT))
+    ).fetchall()
+    return dict(rows)
 
 
 _GAMES_IN: Final = """
@@ -184,16 +200,6 @@ def games_in(conn: psycopg.Connection[TupleRow], partition: str) -> set[uuid.UUI
     day's size (a pass asks this of every partition old enough for some game)."""
     query = sql.SQL(_GAMES_IN).format(p=sql.Identifier(partition))
     return {r[0] for r in conn.execute(query).fetchall()}
-
-
-def games_of_day(conn: psycopg.Connection[TupleRow], partition: str) -> dict[uuid.UUID, int]:
-    """The games with raw events in one daily partition, with their counts (reads it all)."""
-    rows = conn.execute(
-        sql.SQL("SELECT game_id, count(*) FROM {} GROUP BY game_id").format(
-            sql.Identifier(partition)
-        )
-    ).fetchall()
-    return dict(rows)
 
 
 _RESTORE_SETUP: Final = (

@@ -30,7 +30,8 @@ from apps.s3.client import client, ensure_buckets
 
 PHASES: Final = (
     ("wait for the processor's offsets", "passes.py", "_wait_for_processor"),
-    ("games of each partition (count)", "raw_events.py", "games_of_day"),
+    ("games of each partition (skip scan)", "raw_events.py", "games_in"),
+    ("fold and count a partition (drop)", "raw_events.py", "fold_partition"),
     ("list the day's objects", "objects.py", "day_objects"),
     ("COPY read into Arrow (stream_day)", "raw_events.py", "stream_day"),
     ("encode: sort, Parquet, zstd", "parquet.py", "encode"),
