@@ -22,9 +22,12 @@ a day whose files do not match is reported and skipped; the rest of the pass goe
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any, Final
 
 import psycopg
@@ -96,6 +99,20 @@ class PassReport:
         }
 
 
+@dataclass(slots=True)
+class _Ready:
+    """A partition's game-days as a pass prepared them, waiting for their commit."""
+
+    partition: str
+    day: date
+    present: set[uuid.UUID]
+    """Every game with rows in the partition (the due ones or not)."""
+    games: dict[uuid.UUID, "archiver.Prepared | None"] = field(default_factory=dict)
+    """The due games: prepared, or None for a day deleted without archiving."""
+    restored: dict[uuid.UUID, bool] = field(default_factory=dict)
+    """Due games whose day was archived before (back in PostgreSQL): folded already."""
+
+
 @dataclass(frozen=True, slots=True)
 class Game:
     game_id: uuid.UUID
@@ -131,11 +148,8 @@ class Pass:
 
     def run(self) -> PassReport:
         started = time.monotonic()
-        timeout_ms = int(self._settings.statement_timeout.total_seconds() * 1000)
-        with psycopg.connect(
-            self._settings.postgres_dsn, autocommit=True,
-            options=f"-c statement_timeout={timeout_ms}",
-        ) as conn:  # fmt: skip
+        with self._connect() as conn:
+            conn.autocommit = True
             got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _PASS_LOCK).fetchone()
             if not got or not got[0]:
                 raise PassBusy("another retention pass is running")
@@ -169,60 +183,93 @@ class Pass:
             games = {g: w for g, w in games.items() if g in self._only}
         catalog = _catalog(conn)
         conn.commit()
+        due = []
         for partition in _partitions(conn):
             day = datetime.strptime(partition.removeprefix("events_p"), "%Y%m%d").date()
-            if not any(g.windows.leaves_postgres(day) for g in games.values()):
-                continue  # younger than every game's window
-            self._partition(conn, partition, day, games, catalog)
+            if any(g.windows.leaves_postgres(day) for g in games.values()):
+                due.append((partition, day))  # else younger than every game's window
+        self._partitions_in_order(conn, due, games, catalog)
         self._expire(conn, games, catalog)
         self._sweep(conn, games, catalog)
 
-    def _partition(
-        self, conn: psycopg.Connection[TupleRow], partition: str, day: date,
+    def _partitions_in_order(
+        self, conn: psycopg.Connection[TupleRow], due: list[tuple[str, date]],
         games: dict[uuid.UUID, Game], catalog: dict[tuple[uuid.UUID, date], ArchivedDay],
     ) -> None:  # fmt: skip
-        present = raw_events.games_in(conn, partition)
-        conn.commit()
-        ready: dict[uuid.UUID, archiver.Prepared | None] = {}
-        # Games whose day was archived before (back in PostgreSQL now): folded already.
-        restored: dict[uuid.UUID, bool] = {}
-        for game_id in sorted(present):
-            game = games.get(game_id)
-            if game is None or not game.windows.leaves_postgres(day):
-                continue  # an unknown game's rows stay: nothing says how long to keep them
-            entry = catalog.get((game_id, day))
-            if (
-                entry is not None
-                and entry.state == "restored"
-                and entry.restored_until
-                and (entry.restored_until > datetime.now(UTC))
-            ):
-                continue
-            if game.windows.expired(day):
-                ready[game_id] = None  # deleted without archiving
-                restored[game_id] = entry is not None and entry.in_postgres
-                continue
-
-            def step(name: str, game_id: uuid.UUID = game_id) -> None:
-                self._hook(name, game_id, day)
-
+        """Prepare up to `prepare_ahead` partitions at once (each on a connection of its
+        own: PostgreSQL's COPY of one day runs while the pass encodes and uploads
+        another), and commit them one by one, oldest first, on `conn`."""
+        pending: deque[Future[_Ready]] = deque()
+        days = iter(due)
+        with ThreadPoolExecutor(self._settings.prepare_ahead, "retention-prepare") as pool:
             try:
-                prepared = archiver.prepare(conn, self._target, game_id, day, entry, step)
-            except DayProblem as e:
-                conn.rollback()
-                archiver.report(conn, e)
-                self.report.problems.append(str(e))
-                continue
-            step("prepared")
-            ready[game_id] = prepared
-            restored[game_id] = not prepared.first_time
-        if not ready:
+                for partition, day in islice(days, self._settings.prepare_ahead):
+                    pending.append(pool.submit(self._prepare, partition, day, games, catalog))
+                while pending:
+                    ready = pending.popleft().result()
+                    following = next(days, None)
+                    if following is not None:
+                        pending.append(pool.submit(self._prepare, *following, games, catalog))
+                    self._commit_partition(conn, ready)
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _prepare(
+        self, partition: str, day: date, games: dict[uuid.UUID, Game],
+        catalog: dict[tuple[uuid.UUID, date], ArchivedDay],
+    ) -> "_Ready":  # fmt: skip
+        """Every due game-day of the partition written and verified (nothing deleted)."""
+        with self._connect() as conn:
+            present = raw_events.games_in(conn, partition)
+            conn.commit()
+            ready = _Ready(partition, day, present)
+            for game_id in sorted(present):
+                game = games.get(game_id)
+                if game is None or not game.windows.leaves_postgres(day):
+                    continue  # an unknown game's rows stay: nothing says how long to keep them
+                entry = catalog.get((game_id, day))
+                if (
+                    entry is not None
+                    and entry.state == "restored"
+                    and entry.restored_until
+                    and (entry.restored_until > datetime.now(UTC))
+                ):
+                    continue
+                if game.windows.expired(day):
+                    ready.games[game_id] = None  # deleted without archiving
+                    ready.restored[game_id] = entry is not None and entry.in_postgres
+                    continue
+
+                def step(name: str, game_id: uuid.UUID = game_id) -> None:
+                    self._hook(name, game_id, day)
+
+                try:
+                    prepared = archiver.prepare(conn, self._target, game_id, day, entry, step)
+                except DayProblem as e:
+                    conn.rollback()
+                    archiver.report(conn, e)
+                    self.report.problems.append(str(e))
+                    continue
+                step("prepared")
+                ready.games[game_id] = prepared
+                ready.restored[game_id] = not prepared.first_time
+        return ready
+
+    def _commit_partition(self, conn: psycopg.Connection[TupleRow], ready: "_Ready") -> None:
+        if not ready.games:
             return
-        whole = set(ready) == present and not any(restored.values())
-        if whole and self._drop(conn, partition, day, ready):
+        whole = set(ready.games) == ready.present and not any(ready.restored.values())
+        if whole and self._drop(conn, ready.partition, ready.day, ready.games):
             return
-        for game_id, done in ready.items():
-            self._commit_one(conn, game_id, day, done, restored[game_id])
+        for game_id, done in ready.games.items():
+            self._commit_one(conn, game_id, ready.day, done, ready.restored[game_id])
+
+    def _connect(self) -> psycopg.Connection[TupleRow]:
+        timeout_ms = int(self._settings.statement_timeout.total_seconds() * 1000)
+        return psycopg.connect(
+            self._settings.postgres_dsn, options=f"-c statement_timeout={timeout_ms}"
+        )
 
     def _commit_one(
         self, conn: psycopg.Connection[TupleRow], game_id: uuid.UUID, day: date,

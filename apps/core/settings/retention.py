@@ -60,6 +60,15 @@ class RetentionSettings(ServiceSettings):
             minimum=1, maximum=10_000_000,
         ),
     )  # fmt: skip
+    prepare_ahead: int = field(
+        default=2,
+        metadata=env(
+            "RETENTION_PREPARE_AHEAD",
+            "daily partitions a pass reads, writes and verifies at once (each on a database"
+            " connection of its own, each holding a part in memory); commits stay in order",
+            minimum=1, maximum=16,
+        ),
+    )  # fmt: skip
     statement_timeout: timedelta = field(
         default=timedelta(minutes=10),
         metadata=env(
