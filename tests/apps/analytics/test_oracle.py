@@ -69,7 +69,7 @@ def stack(
 # No shrinking: each step would be a new game through the whole pipeline, and minutes of
 # it would run into the test timeout; a failure names the queries that differ instead.
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -362,7 +362,7 @@ def check_valid(events: EventSet) -> None:
             )  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_generated_event_sets_are_valid_and_answerable(data: st.DataObject) -> None:
     events = data.draw(event_sets(NOW))

@@ -229,7 +229,7 @@ event_dicts = st.dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     events=st.lists(event_dicts | json_values, max_size=8),
     sent_at=st.none() | field_values,
@@ -303,7 +303,7 @@ def _verdicts(result: BatchResult) -> list[object]:
     return [*result.accepted, *result.rejected]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(fields=st.lists(pattern_fields, min_size=1, max_size=6))
 def test_the_fast_path_decides_as_the_event_schema_alone(fields: list[dict[str, Any]]) -> None:
     """Whatever the batch, the verdicts equal those of decoding each event with
