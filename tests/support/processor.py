@@ -14,6 +14,7 @@ from apps.core.settings.processor import ProcessorSettings
 from apps.processor.consumer import Processor
 from apps.processor.metrics import ProcessorMetrics
 from tests.support.poll import poll_until
+from tests.support.servers import Endpoints
 from tests.support.service_process import ServiceProcess
 from tests.support.topic import consumed_past, mark_partitions, start_group_at_end
 
@@ -115,3 +116,11 @@ class ProcessorProcess(ServiceProcess):
         except (httpx.TransportError, ValueError):
             return False
         return bool(state["caught_up"]) and state["lag"] == 0
+
+
+def module_processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
+    """A module's processor thread, in a consumer group of its own; use as
+    `processor = pytest.fixture(scope="module", name="processor")(module_processor)`."""
+    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
+    with processor_thread(settings) as running:
+        yield running

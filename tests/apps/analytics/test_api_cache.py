@@ -2,7 +2,6 @@
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -24,18 +23,11 @@ from tests.support.analytics import (
 from tests.support.factory import batch, event, now
 from tests.support.poll import poll_until
 from tests.support.processor import (
-    ThreadedProcessor,
-    processor_settings,
-    processor_thread,
+    module_processor,
 )
 from tests.support.servers import Endpoints, UvicornThread
 
-
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 def cache_counts(server: UvicornThread) -> dict[str, float]:

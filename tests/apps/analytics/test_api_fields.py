@@ -17,9 +17,7 @@ from tests.support.analytics import analyst_token, analytics_settings, graphql, 
 from tests.support.factory import batch, event, iso, now
 from tests.support.poll import poll_until
 from tests.support.processor import (
-    ThreadedProcessor,
-    processor_settings,
-    processor_thread,
+    module_processor,
 )
 from tests.support.servers import Endpoints, UvicornThread
 
@@ -48,11 +46,7 @@ query($id: ID!, $day: Date!, $start: DateTime!, $end: DateTime!) {
 """
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,10 @@ import pytest
 from tests.conftest import new_game
 from tests.support.analytics import AnalystToken, analyst_token, graphql, only_error
 from tests.support.eventsets import LATE_HORIZON_DAYS, EventSet, body, deliver
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.profile_oracle import expected_profile, profile_differences
 from tests.support.servers import Endpoints, UvicornThread
 
@@ -34,11 +37,7 @@ def _at(days: int, seconds: float) -> datetime:
     return midnight + timedelta(seconds=seconds)
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

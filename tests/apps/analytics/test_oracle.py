@@ -39,17 +39,16 @@ from tests.support.eventsets import (
 )
 from tests.support.oracle import EventCounts, Funnel, Oracle, Query, Retention, Series
 from tests.support.poll import poll_until
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.servers import Endpoints, UvicornThread
 
 NOW = datetime.now(UTC)
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

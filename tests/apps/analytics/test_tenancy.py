@@ -10,7 +10,6 @@ spelling of its id, or through the `games` list.
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,8 +37,7 @@ from tests.support.oracle import (
 from tests.support.poll import poll_until
 from tests.support.processor import (
     ThreadedProcessor,
-    processor_settings,
-    processor_thread,
+    module_processor,
 )
 from tests.support.servers import Endpoints, UvicornThread
 
@@ -87,11 +85,7 @@ QUERIES: list[Query] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @dataclass(frozen=True)

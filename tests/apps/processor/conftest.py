@@ -1,15 +1,7 @@
 """One processor for the processor tests, consuming the session's shared events topic."""
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
-from tests.support.servers import Endpoints
+from tests.support.processor import module_processor
 
-
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)

@@ -53,7 +53,10 @@ from tests.support.eventsets import (
 from tests.support.oracle import Event, Oracle, Query, Retention
 from tests.support.players import rows_of_player
 from tests.support.poll import poll_until
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.recompute import game_state, rollup_differences
 from tests.support.servers import Endpoints, UvicornThread
 
@@ -61,11 +64,7 @@ NOW: Final = datetime.now(UTC)
 ROOT: Final = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,10 @@ from tests.support.archiving import (
     write_rows,
 )
 from tests.support.privacy import ask, export_lines, finished
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.servers import Endpoints, UvicornThread
 from tests.support.users import Person, person, running_users, users_settings
 
@@ -38,11 +41,7 @@ HOT: Final = datetime.now(UTC).date() - timedelta(days=1)
 PLAYERS: Final = ("ana", "bo", "cy")
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

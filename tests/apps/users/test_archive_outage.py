@@ -16,7 +16,10 @@ from tests.conftest import new_game
 from tests.support.archiving import archive_day, archive_s3, history, write_rows
 from tests.support.poll import poll_until
 from tests.support.privacy import ask, job
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.servers import Endpoints, UvicornThread
 from tests.support.users import person, running_users, users_settings
 
@@ -26,11 +29,7 @@ NOWHERE = S3Settings(
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")

@@ -25,17 +25,15 @@ from tests.support.factory import batch, event
 from tests.support.players import rows_of_player
 from tests.support.poll import poll_until
 from tests.support.privacy import ask, export_lines, finished, job
-from tests.support.processor import ThreadedProcessor, processor_settings, processor_thread
+from tests.support.processor import (
+    ThreadedProcessor,
+    module_processor,
+)
 from tests.support.recompute import rollup_differences
 from tests.support.servers import Endpoints, UvicornThread
 from tests.support.users import Person, person, running_users, users_settings
 
-
-@pytest.fixture(scope="module")
-def processor(endpoints: Endpoints) -> Iterator[ThreadedProcessor]:
-    settings = processor_settings(endpoints.postgres_dsn, endpoints.kafka_bootstrap)
-    with processor_thread(settings) as running:
-        yield running
+processor = pytest.fixture(scope="module", name="processor")(module_processor)
 
 
 @pytest.fixture(scope="module")
