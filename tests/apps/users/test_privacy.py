@@ -309,7 +309,7 @@ def test_only_owners_and_admins_of_the_game_ask_or_read(
         ("POST", "/v1/games/{game}/players/p/erasure", {"forget": True}, 400, "forget"),
         ("POST", "/v1/games/{game}/players/p/export", {"suppress": True}, 400, "suppress"),
         ("GET", "/v1/privacy/jobs/42", None, 400, "job_id"),
-        ("GET", f"/v1/privacy/jobs/{uuid.uuid4()}", None, 404, "job_id"),
+        ("GET", "/v1/privacy/jobs/00000000-0000-4000-8000-00000000dead", None, 404, "job_id"),
         ("DELETE", "/v1/games/{game}/players/never-suppressed/suppression", None, 404,
          "player_id"),
     ],
