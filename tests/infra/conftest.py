@@ -2,9 +2,16 @@
 
 import pytest
 
-from stacks.offline.preview import Plan, plan_stack
+from stacks.offline.preview import Plan, ensure_event_loop, plan_stack
 
 STACKS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(autouse=True)
+def _event_loop() -> None:
+    """Pulumi's mocked runtime needs the thread's event loop, whichever test ran before (a
+    finished `asyncio.run` in the same worker leaves none)."""
+    ensure_event_loop()
 
 
 @pytest.fixture(scope="session")
