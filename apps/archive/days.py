@@ -27,7 +27,7 @@ def fetch(s3: Any, bucket: str, game_id: uuid.UUID, day: date, part: Part) -> by
     try:
         return objects.get_part(s3, bucket, game_id, day, part.name)
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        if objects.missing(e):
             raise DayMismatch(f"day {day} of game {game_id}: {part.name} is missing") from None
         raise
 

@@ -22,8 +22,18 @@ _TRANSFER: Final = TransferConfig(multipart_threshold=64 << 20, multipart_chunks
 """Parts up to 64 MB go in one PUT; larger ones in 64 MB pieces."""
 
 
-def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+MISSING: Final = frozenset({"NoSuchKey", "404", "NotFound"})
+"""The error codes S3 (and SeaweedFS) give for an object that does not exist."""
+
+
+def missing(error: BaseException) -> bool:
+    """`error` says the object does not exist."""
+    return isinstance(error, ClientError) and error_code(error) in MISSING
+
+
+def error_code(error: ClientError) -> str | None:
+    code = error.response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
 
 
 def get_manifest(s3: Any, bucket: str, game_id: uuid.UUID, day: date) -> Manifest | None:
@@ -31,7 +41,7 @@ def get_manifest(s3: Any, bucket: str, game_id: uuid.UUID, day: date) -> Manifes
     try:
         body = s3.get_object(Bucket=bucket, Key=archive.manifest_key(game_id, day))["Body"].read()
     except ClientError as e:
-        if _missing(e):
+        if missing(e):
             return None
         raise
     return Manifest.from_json(body, game_id, day)

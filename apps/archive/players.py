@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 from psycopg.rows import TupleRow
 
-from apps.archive import days
+from apps.archive import days, objects
 from apps.archive.ranged import RangedPart
 from apps.core.archive import Part
 from apps.store import archived_days
@@ -47,10 +47,9 @@ def listed_part_holds(
     try:
         return holds(RangedPart(s3, bucket, game_id, day, part.name, part.bytes), player_id)
     except ClientError as e:
-        code = e.response.get("Error", {}).get("Code")
-        if code in ("NoSuchKey", "404", "NotFound"):
+        if objects.missing(e):
             raise days.DayMismatch(f"{where} is missing") from None
-        if code == "InvalidRange":
+        if objects.error_code(e) == "InvalidRange":
             short = f"{where} is shorter than the catalog's {part.bytes} bytes"
             raise days.DayMismatch(short) from None
         raise

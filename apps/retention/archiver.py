@@ -32,6 +32,7 @@ from typing import Any, Final
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+from botocore.exceptions import ClientError
 from psycopg.rows import TupleRow
 
 from apps.archive import objects, parquet
@@ -102,8 +103,8 @@ def read_part_ids(target: Target, game_id: uuid.UUID, day: date, part: Part) -> 
     """The event ids of a catalogued part, checked against the catalog (DayProblem)."""
     try:
         data = objects.get_part(target.s3, target.bucket, game_id, day, part.name)
-    except Exception as e:
-        if _missing(e):
+    except ClientError as e:
+        if objects.missing(e):
             raise DayProblem(game_id, day, f"{part.name} is listed but missing") from None
         raise
     check_part(game_id, day, part, data)
@@ -126,12 +127,6 @@ def check_part(game_id: uuid.UUID, day: date, part: Part, data: bytes) -> None:
             f"{part.name} holds {len(ids)} rows (event-id checksum {checksum}), the catalog"
             f" {part.rows} ({part.checksum})",
         )  # fmt: skip
-
-
-def _missing(error: Exception) -> bool:
-    response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in ("NoSuchKey", "404", "NotFound")
 
 
 def prepare(
