@@ -18,10 +18,10 @@ number, then the manifest that lists it instead of the old one, then deletes the
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 ColumnKind = Literal["string", "timestamp", "double"]
 
@@ -118,6 +118,20 @@ class Part:
     checksum: str
     """`id_checksum` of the part's event ids."""
 
+    def as_dict(self) -> dict[str, Any]:
+        """As the manifest and the catalog write it."""
+        return {
+            "name": self.name, "rows": self.rows, "bytes": self.bytes,
+            "event_id_checksum": self.checksum,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "Part":
+        """From `as_dict`'s form; KeyError, TypeError or ValueError when it is not that."""
+        return cls(
+            str(doc["name"]), int(doc["rows"]), int(doc["bytes"]), str(doc["event_id_checksum"])
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
@@ -157,15 +171,7 @@ class Manifest:
                 "checksum_algorithm": CHECKSUM_ALGORITHM,
                 "written_at": self.written_at.astimezone(UTC).isoformat(),
                 "columns": [{"name": c.name, "type": c.kind} for c in COLUMNS],
-                "parts": [
-                    {
-                        "name": p.name,
-                        "rows": p.rows,
-                        "bytes": p.bytes,
-                        "event_id_checksum": p.checksum,
-                    }
-                    for p in self.parts
-                ],
+                "parts": [p.as_dict() for p in self.parts],
             },
             indent=1,
         ).encode()
@@ -183,10 +189,7 @@ class Manifest:
                 raise ManifestError(
                     f"names {doc['game_id']}/{doc['event_date']}, found under {game_id}/{day}"
                 )
-            parts = tuple(
-                Part(str(p["name"]), int(p["rows"]), int(p["bytes"]), str(p["event_id_checksum"]))
-                for p in doc["parts"]
-            )
+            parts = tuple(Part.from_dict(p) for p in doc["parts"])
             written = datetime.fromisoformat(doc["written_at"])
         except ManifestError:
             raise

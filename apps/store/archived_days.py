@@ -43,17 +43,11 @@ class ArchivedDay:
 
 
 def parts_json(parts: Sequence[Part]) -> list[dict[str, Any]]:
-    return [
-        {"name": p.name, "rows": p.rows, "bytes": p.bytes, "event_id_checksum": p.checksum}
-        for p in parts
-    ]
+    return [p.as_dict() for p in parts]
 
 
 def parts_of(doc: Sequence[dict[str, Any]]) -> tuple[Part, ...]:
-    return tuple(
-        Part(str(p["name"]), int(p["rows"]), int(p["bytes"]), str(p["event_id_checksum"]))
-        for p in doc
-    )
+    return tuple(Part.from_dict(p) for p in doc)
 
 
 _COLUMNS: Final = (
